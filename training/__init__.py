@@ -1,0 +1,1 @@
+"""Nightly training: raw logs -> canonical events -> models -> artifact bundle."""

@@ -1,0 +1,1 @@
+"""Ingestion: canonical schema, source adapters, validation report, matrices."""
