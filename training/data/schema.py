@@ -59,11 +59,11 @@ CATEGORY_LEVELS: Final = ("category_1", "category_2", "category_3", "category_4"
 AVAILABLE: Final = "available"
 
 CATALOG_SCHEMA: Final = pl.Schema(
-    {
-        ITEM: pl.String,
-        NAME: pl.String,
-        **dict.fromkeys(CATEGORY_LEVELS, pl.String),
-        PRICE: pl.Float64,  # last seen unit price
-        AVAILABLE: pl.Boolean,
-    }
+    [
+        (ITEM, pl.String),
+        (NAME, pl.String),
+        *((level, pl.String) for level in CATEGORY_LEVELS),
+        (PRICE, pl.Float64),  # last seen unit price
+        (AVAILABLE, pl.Boolean),
+    ]
 )
