@@ -35,23 +35,22 @@ ITEM_IDX: Final = "item_idx"
 EVENT_TYPES: Final = ("view", "click", "bid", "purchase", "return")
 EventType = pl.Enum(list(EVENT_TYPES))
 
-EVENT_SCHEMA: Final = pl.Schema(
-    {
-        USER: pl.String,  # null for anonymous baskets
-        ITEM: pl.String,
-        EVENT: EventType,
-        TS: pl.Datetime("us", "UTC"),
-        QTY: pl.Float64,
-        PRICE: pl.Float64,  # null where the source has no price
-        ORDER: pl.String,  # order / basket id; null where the source has none
-        SESSION: pl.String,
-        COUNTRY: pl.String,
-        DEVICE: pl.String,
-        CHANNEL: pl.String,
-        HOUR: pl.Int8,  # derived from TS, UTC
-        WEEKDAY: pl.Int8,  # derived from TS, 1 = Monday ... 7 = Sunday
-    }
-)
+_EVENT_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
+    USER: pl.String,  # null for anonymous baskets
+    ITEM: pl.String,
+    EVENT: EventType,
+    TS: pl.Datetime("us", "UTC"),
+    QTY: pl.Float64,
+    PRICE: pl.Float64,  # null where the source has no price
+    ORDER: pl.String,  # order / basket id; null where the source has none
+    SESSION: pl.String,
+    COUNTRY: pl.String,
+    DEVICE: pl.String,
+    CHANNEL: pl.String,
+    HOUR: pl.Int8,  # derived from TS, UTC
+    WEEKDAY: pl.Int8,  # derived from TS, 1 = Monday ... 7 = Sunday
+}
+EVENT_SCHEMA: Final = pl.Schema(_EVENT_COLUMNS)
 
 # Item catalog: one row per item id.
 NAME: Final = "name"
