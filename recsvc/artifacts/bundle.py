@@ -197,11 +197,12 @@ def write_current(models_dir: Path, version: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, models_dir / CURRENT_FILE)
-    _fsync_dir(models_dir)
+    fsync_path(models_dir)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """fsync a directory (or file) so a rename or write inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -1,0 +1,82 @@
+"""The service's settings: one typed object, read from the environment (prefix RECSVC_).
+
+Nested values use JSON, e.g. `RECSVC_ARMS='[{"name": "model", "weight": 0.9, "strategy": "blend"}]'`
+and `RECSVC_CORS_ORIGINS='["https://shop.example"]'`. A `.env` file in the working directory
+is read too. Invalid values fail at start-up with pydantic's message naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recsvc.errors import ConfigError
+
+EXAMPLE_TOKEN = "change-me"  # noqa: S105 - the placeholder production refuses
+
+
+class ArmSettings(BaseModel):
+    """One experiment arm: a share of traffic served by a strategy (or a bundle version)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    weight: float = Field(gt=0)
+    strategy: str = "blend"  # "blend" (the model) or "popular" (control)
+    bundle_version: str | None = None
+
+
+def _default_arms() -> list[ArmSettings]:
+    return [
+        ArmSettings(name="model", weight=0.9, strategy="blend"),
+        ArmSettings(name="popular", weight=0.1, strategy="popular"),
+    ]
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSVC_", env_file=".env", extra="ignore")
+
+    models_dir: Path = Path("models")
+    event_store_url: str = "sqlite:///var/events.db"
+    reload_poll_seconds: float = Field(default=10.0, ge=0.0)  # 0 disables polling
+
+    admin_token: SecretStr | None = None
+    dev_mode: bool = False
+    user_hash_key: SecretStr = SecretStr("recsvc-dev-hash-key")
+    cors_origins: list[str] = Field(default_factory=list)
+
+    experiment_name: str = "recs-2026-11"
+    arms: list[ArmSettings] = Field(default_factory=_default_arms)
+
+    default_k: int = Field(default=10, ge=1)
+    max_k: int = Field(default=100, ge=1, le=500)
+    max_id_length: int = Field(default=128, ge=8)
+    max_cart_items: int = Field(default=100, ge=1)
+    max_events_per_batch: int = Field(default=500, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    fatigue_max_impressions: int = Field(default=3, ge=1)
+    fatigue_window_hours: float = Field(default=24.0, gt=0)
+    recent_activity_days: float = Field(default=3.0, gt=0)
+    retention_days: int = Field(default=180, ge=1)
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_safety(self) -> Self:
+        """Outside dev mode an admin token is required and must not be the example."""
+        token = self.admin_token.get_secret_value() if self.admin_token else None
+        if not self.dev_mode and token in (None, "", EXAMPLE_TOKEN):
+            raise ConfigError(
+                "RECSVC_ADMIN_TOKEN must be set to a secret (not the example token) "
+                "unless RECSVC_DEV_MODE=true"
+            )
+        if not self.dev_mode and self.user_hash_key.get_secret_value() == "recsvc-dev-hash-key":
+            raise ConfigError("RECSVC_USER_HASH_KEY must be set to a secret outside dev mode")
+        names = [arm.name for arm in self.arms]
+        if not names or len(set(names)) != len(names):
+            raise ConfigError(f"RECSVC_ARMS needs at least one arm and unique names, got {names}")
+        return self

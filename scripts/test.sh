@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up .venv and run every check CI runs: lint, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/pytest -q "$@"

@@ -1,0 +1,230 @@
+"""Shared machinery of the source adapters: reading, parse checks, rejection rules, output.
+
+An adapter reads one file into a "canonical frame": one row per source record with the
+canonical event columns it knows (others are filled with nulls), optional item attribute
+columns (`name`, `category_1..4`), and `_row` (1-based record number). Each rejection rule is
+a (reason, boolean expression) pair; a row takes the reason of the *first* rule it fails,
+so every rejected row is counted exactly once. `finish` applies the rules, reports the counts
+and returns a `SourceFrame`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from training.data.quality import ANONYMOUS, RETURNS, FileQuality, QualityReport
+from training.data.schema import (
+    CATEGORY_LEVELS,
+    EVENT,
+    EVENT_SCHEMA,
+    HOUR,
+    ITEM,
+    NAME,
+    TS,
+    USER,
+    WEEKDAY,
+)
+from training.errors import DataFormatError
+
+ROW = "_row"
+"""1-based record number in the source file (header excluded)."""
+
+UTC_TIME = pl.Datetime("us", "UTC")
+
+ATTRIBUTE_SCHEMA = pl.Schema(
+    [(ITEM, pl.String), (TS, UTC_TIME), (NAME, pl.String), *((c, pl.String) for c in CATEGORY_LEVELS)]
+)
+"""Item attributes seen on kept source rows: one row per row that carries a name or category."""
+
+DUPLICATE_LINE = "exact duplicate line"
+UNSUPPORTED_EVENT = "unsupported event type"
+
+Rule = tuple[str, pl.Expr]
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """What an adapter returns.
+
+    `events` has exactly `EVENT_SCHEMA`, in source order. `items` has `ATTRIBUTE_SCHEMA`:
+    the item names and category paths carried by the kept rows, with the event time so the
+    catalog can take the most recent value.
+    """
+
+    events: pl.DataFrame
+    items: pl.DataFrame
+
+
+Adapter = Callable[[Path, QualityReport], SourceFrame]
+
+
+def read_table(path: Path, *, separator: str = ",") -> pl.DataFrame:
+    """Read a parquet file (its own types) or a CSV file, optionally gzipped (all text).
+
+    Parquet is recognised by its magic bytes, so the suffix does not matter. Raises
+    `DataFormatError` when the file is missing or cannot be parsed as either format.
+    """
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        if magic == b"PAR1":
+            return pl.read_parquet(path)
+        return pl.read_csv(path, infer_schema=False, separator=separator)
+    except OSError as error:
+        raise DataFormatError(str(path), f"cannot read the file: {error}") from error
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
+        raise DataFormatError(str(path), f"not a parseable CSV or parquet file: {error}") from error
+
+
+def require_columns(frame: pl.DataFrame, path: Path, columns: Iterable[str]) -> None:
+    """Raise `DataFormatError` naming the first required column that is missing."""
+    for column in columns:
+        if column not in frame.columns:
+            raise DataFormatError(
+                str(path),
+                f"required column is missing (the file has {frame.columns})",
+                column=column,
+            )
+
+
+def duplicate_lines(columns: Sequence[str]) -> pl.Expr:
+    """True on every repeat of an earlier row with identical values in `columns`."""
+    return ~pl.struct(columns).is_first_distinct()
+
+
+def as_float(column: str) -> pl.Expr:
+    """A source column as Float64 (text is stripped first); unparsable values become null."""
+    expr = pl.col(column)
+    return (
+        pl.when(expr.dtype.is_(pl.String))  # type: ignore[attr-defined]
+        .then(expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))
+        .otherwise(expr.cast(pl.Float64, strict=False))
+    )
+
+
+def as_id(column: str) -> pl.Expr:
+    """A source identifier as text: stripped, "" / "nan" -> null, "17850.0" -> "17850"."""
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    text = text.str.replace(r"^(-?\d+)\.0*$", "${1}")
+    return pl.when(text.is_in(["", "nan", "NaN", "None"])).then(None).otherwise(text)
+
+
+def as_text(column: str) -> pl.Expr:
+    """A free-text source column, stripped; "" and "nan" become null."""
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text.is_in(["", "nan", "NaN"])).then(None).otherwise(text)
+
+
+def as_timestamp(column: str, formats: Sequence[str]) -> pl.Expr:
+    """Text parsed with the first matching strptime format, read as UTC; else null."""
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.coalesce(
+        text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats
+    ).dt.replace_time_zone("UTC")
+
+
+def from_epoch(column: str, unit: str) -> pl.Expr:
+    """Integer seconds ("s") or milliseconds ("ms") since 1970-01-01 UTC; else null."""
+    number = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+    return pl.from_epoch(number, time_unit=unit).cast(UTC_TIME)  # type: ignore[arg-type]
+
+
+def category_levels(path: pl.Expr) -> list[pl.Expr]:
+    """Split a category path on ">" (if it has one) or "."; the first 4 levels, stripped.
+
+    "electronics.audio.headphone" -> electronics / audio / headphone / null. Deeper levels
+    are dropped; empty levels become null.
+    """
+    parts = pl.when(path.str.contains(">", literal=True)).then(path.str.split(">"))
+    parts = parts.otherwise(path.str.split("."))
+    levels = []
+    for i, level in enumerate(CATEGORY_LEVELS):
+        value = parts.list.get(i, null_on_oob=True).str.strip_chars()
+        levels.append(pl.when(value == "").then(None).otherwise(value).alias(level))
+    return levels
+
+
+def parse_rules(
+    raw: pl.DataFrame, frame: pl.DataFrame, path: Path, parsed: Mapping[str, str]
+) -> list[Rule]:
+    """Rules "unparsable <canonical>" for values present in `raw` but null in `frame`.
+
+    `parsed` maps canonical column -> source column. A source column that has values of
+    which none parses means the file is not in the declared format: `DataFormatError`
+    naming the column and the first row.
+    """
+    rules: list[Rule] = []
+    for target, source in parsed.items():
+        bad = raw[source].is_not_null() & frame[target].is_null()
+        present = raw[source].count()
+        if present and bad.sum() == present:
+            first = int(bad.arg_true()[0])
+            raise DataFormatError(
+                str(path),
+                f"no value parses as {target} (first value {raw[source][first]!r})",
+                row=int(frame[ROW][first]),
+                column=source,
+            )
+        rules.append((f"unparsable {target}", pl.lit(bad)))
+    return rules
+
+
+def missing_rules(columns: Iterable[str]) -> list[Rule]:
+    """Rules "missing <column>" for canonical columns that must not be null."""
+    return [(f"missing {column}", pl.col(column).is_null()) for column in columns]
+
+
+def finish(
+    frame: pl.DataFrame,
+    rules: Sequence[Rule],
+    *,
+    path: Path,
+    source: str,
+    report: QualityReport,
+) -> SourceFrame:
+    """Apply `rules` (first failing rule wins), report the counts, return the kept rows.
+
+    `frame[EVENT]` holds canonical event type names as text; rows whose type is null must be
+    caught by a rule. Hour and weekday are derived from the UTC timestamp.
+    """
+    reason = pl.coalesce(pl.when(cond).then(pl.lit(name)) for name, cond in rules)
+    frame = frame.with_columns(reason.alias("_reason"))
+    kept = frame.filter(pl.col("_reason").is_null())
+    rejected = frame["_reason"].drop_nulls().value_counts()
+    quality = FileQuality(
+        path=str(path),
+        source=source,
+        rows_read=frame.height,
+        rows_kept=kept.height,
+        rejected=dict(zip(rejected["_reason"], rejected["count"], strict=True)),
+    )
+    events = _canonical_events(kept)
+    quality.note(RETURNS, int((events[EVENT] == "return").sum()))
+    quality.note(ANONYMOUS, events[USER].null_count())
+    report.add(quality)
+    return SourceFrame(events=events, items=_attributes(kept))
+
+
+def _canonical_events(kept: pl.DataFrame) -> pl.DataFrame:
+    derived = kept.with_columns(
+        pl.col(TS).dt.hour().alias(HOUR), pl.col(TS).dt.weekday().alias(WEEKDAY)
+    )
+    return derived.select(
+        pl.col(name).cast(dtype) if name in derived.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in EVENT_SCHEMA.items()
+    )
+
+
+def _attributes(kept: pl.DataFrame) -> pl.DataFrame:
+    columns = [c for c in (NAME, *CATEGORY_LEVELS) if c in kept.columns]
+    if not columns:
+        return ATTRIBUTE_SCHEMA.to_frame()
+    carried = kept.filter(pl.any_horizontal(pl.col(columns).is_not_null()))
+    return carried.select(
+        pl.col(name).cast(dtype) if name in carried.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in ATTRIBUTE_SCHEMA.items()
+    )
