@@ -1,6 +1,7 @@
 """The service's settings: one typed object, read from the environment (prefix RECSVC_).
 
-Nested values use JSON, e.g. `RECSVC_ARMS='[{"name": "model", "weight": 0.9, "strategy": "blend"}]'`
+Nested values use JSON, e.g.
+`RECSVC_ARMS='[{"name": "model", "weight": 0.9, "strategy": "blend"}]'`
 and `RECSVC_CORS_ORIGINS='["https://shop.example"]'`. A `.env` file in the working directory
 is read too. Invalid values fail at start-up with pydantic's message naming the key.
 """
@@ -10,28 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsvc.errors import ConfigError
+from recsvc.experiments import Arm
 
-EXAMPLE_TOKEN = "change-me"  # noqa: S105 - the placeholder production refuses
-
-
-class ArmSettings(BaseModel):
-    """One experiment arm: a share of traffic served by a strategy (or a bundle version)."""
-
-    name: str = Field(min_length=1, max_length=64)
-    weight: float = Field(gt=0)
-    strategy: str = "blend"  # "blend" (the model) or "popular" (control)
-    bundle_version: str | None = None
+EXAMPLE_TOKEN = "change-me"
 
 
-def _default_arms() -> list[ArmSettings]:
-    return [
-        ArmSettings(name="model", weight=0.9, strategy="blend"),
-        ArmSettings(name="popular", weight=0.1, strategy="popular"),
-    ]
+def _default_arms() -> list[Arm]:
+    return [Arm("model", 0.9, strategy="blend"), Arm("popular", 0.1, strategy="popular")]
 
 
 class Settings(BaseSettings):
@@ -49,7 +39,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
 
     experiment_name: str = "recs-2026-11"
-    arms: list[ArmSettings] = Field(default_factory=_default_arms)
+    arms: list[Arm] = Field(default_factory=_default_arms)
 
     default_k: int = Field(default=10, ge=1)
     max_k: int = Field(default=100, ge=1, le=500)
@@ -76,7 +66,4 @@ class Settings(BaseSettings):
             )
         if not self.dev_mode and self.user_hash_key.get_secret_value() == "recsvc-dev-hash-key":
             raise ConfigError("RECSVC_USER_HASH_KEY must be set to a secret outside dev mode")
-        names = [arm.name for arm in self.arms]
-        if not names or len(set(names)) != len(names):
-            raise ConfigError(f"RECSVC_ARMS needs at least one arm and unique names, got {names}")
         return self

@@ -32,7 +32,10 @@ class Metrics:
             registry=r,
         )
         self.slots = Counter(
-            "recsvc_slots_total", "Recommended slots by strategy", ["endpoint", "strategy"], registry=r
+            "recsvc_slots_total",
+            "Recommended slots by strategy",
+            ["endpoint", "strategy"],
+            registry=r,
         )
         self.fallbacks = Counter(
             "recsvc_fallbacks_total", "Requests answered by a fallback only", ["reason"], registry=r

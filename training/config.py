@@ -89,7 +89,9 @@ def _section(default: Any, table: Any, where: str) -> Any:
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigFileError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-    values = {key: _value(getattr(default, key), value, f"{where}.{key}") for key, value in table.items()}
+    values = {
+        key: _value(getattr(default, key), value, f"{where}.{key}") for key, value in table.items()
+    }
     try:
         return dataclasses.replace(default, **values)
     except (TypeError, ValueError) as exc:

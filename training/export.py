@@ -133,4 +133,3 @@ def _fsync_tree(root: Path) -> None:
         for name in file_names:
             fsync_path(Path(directory) / name)
         fsync_path(Path(directory))
-

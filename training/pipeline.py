@@ -52,7 +52,9 @@ def train(
     clock = StageClock(hook=progress or SilentProgress())
     with clock.stage("load"):
         loaded = load_sources(
-            [(s.path, s.format) for s in sources], window_days=window_days, catalog_path=catalog_path
+            [(s.path, s.format) for s in sources],
+            window_days=window_days,
+            catalog_path=catalog_path,
         )
     with clock.stage("index"):
         data = build_dataset(loaded.events, loaded.catalog)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 RETURNS = "returns"
 ANONYMOUS = "anonymous"
 OUTSIDE_WINDOW = "outside window"
-INFO_COUNTS = (RETURNS, ANONYMOUS, OUTSIDE_WINDOW)
+INFO_KINDS = (RETURNS, ANONYMOUS, OUTSIDE_WINDOW)
 
 
 @dataclass
@@ -108,23 +110,29 @@ class QualityReport:
         }
 
     def render(self) -> Table:
-        """A rich table: one line per file, then one indented line per rejection reason."""
+        """A rich table: one line per file (by file name), one indented line per rejection
+        reason, and a total line when there are several files. Names are plain text, never
+        rich markup."""
         table = Table(title="Data quality", title_justify="left")
         table.add_column("source file / reason")
-        for heading in ("read", "kept", "rejected", *INFO_COUNTS):
+        for heading in ("read", "kept", "rejected", *INFO_KINDS):
             table.add_column(heading, justify="right")
         for f in self.files:
-            info = [_number(f.info.get(what, 0)) for what in INFO_COUNTS]
-            table.add_row(
-                f"{f.path} [{f.source}]",
-                _number(f.rows_read),
-                _number(f.rows_kept),
-                _number(f.rows_rejected),
-                *info,
-            )
+            table.add_row(Text(f"{PurePath(f.path).name} [{f.source}]"), *_counts(f))
             for reason, rows in sorted(f.rejected.items(), key=lambda kv: -kv[1]):
-                table.add_row(f"  {reason}", "", "", _number(rows), *("" for _ in INFO_COUNTS))
+                table.add_row(Text(f"  {reason}"), "", "", _number(rows), *("" for _ in INFO_KINDS))
+        if len(self.files) > 1:
+            total = FileQuality(
+                "total", "", self.rows_read, self.rows_kept, self.rejected, self.info
+            )
+            table.add_section()
+            table.add_row("total", *_counts(total))
         return table
+
+
+def _counts(f: FileQuality) -> list[str]:
+    info = [_number(f.info.get(what, 0)) for what in INFO_KINDS]
+    return [_number(f.rows_read), _number(f.rows_kept), _number(f.rows_rejected), *info]
 
 
 def _number(value: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -36,14 +37,29 @@ ROW = "_row"
 UTC_TIME = pl.Datetime("us", "UTC")
 
 ATTRIBUTE_SCHEMA = pl.Schema(
-    [(ITEM, pl.String), (TS, UTC_TIME), (NAME, pl.String), *((c, pl.String) for c in CATEGORY_LEVELS)]
+    [
+        (ITEM, pl.String),
+        (TS, UTC_TIME),
+        (NAME, pl.String),
+        *((c, pl.String) for c in CATEGORY_LEVELS),
+    ]
 )
 """Item attributes seen on kept source rows: one row per row that carries a name or category."""
 
+DUPLICATE = "_duplicate"
 DUPLICATE_LINE = "exact duplicate line"
 UNSUPPORTED_EVENT = "unsupported event type"
 
+_NULL_TEXTS = ("", "nan", "NaN", "None")
+"""Texts that mean "no value" (pandas exports write NaN as "nan")."""
+
 Rule = tuple[str, pl.Expr]
+INFO_COUNTS: dict[str, pl.Expr] = {
+    RETURNS: (pl.col(EVENT) == "return").sum(),
+    ANONYMOUS: pl.col(USER).null_count(),
+}
+"""Informational counts over kept events (aggregations, usable in `select` or `agg`)."""
+DUPLICATE_RULE: Rule = (DUPLICATE_LINE, pl.col(DUPLICATE))
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,10 @@ def read_table(path: Path, *, separator: str = ",") -> pl.DataFrame:
     except OSError as error:
         raise DataFormatError(str(path), f"cannot read the file: {error}") from error
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
-        raise DataFormatError(str(path), f"not a parseable CSV or parquet file: {error}") from error
+        reason = str(error).strip().splitlines()[0]
+        raise DataFormatError(
+            str(path), f"not a parseable CSV or parquet file: {reason}"
+        ) from error
 
 
 def require_columns(frame: pl.DataFrame, path: Path, columns: Iterable[str]) -> None:
@@ -91,61 +110,73 @@ def require_columns(frame: pl.DataFrame, path: Path, columns: Iterable[str]) -> 
             )
 
 
-def duplicate_lines(columns: Sequence[str]) -> pl.Expr:
-    """True on every repeat of an earlier row with identical values in `columns`."""
-    return ~pl.struct(columns).is_first_distinct()
-
-
-def as_float(column: str) -> pl.Expr:
-    """A source column as Float64 (text is stripped first); unparsable values become null."""
-    expr = pl.col(column)
-    return (
-        pl.when(expr.dtype.is_(pl.String))  # type: ignore[attr-defined]
-        .then(expr.cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))
-        .otherwise(expr.cast(pl.Float64, strict=False))
+def mark_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    """`raw` plus `_row` (1-based record number) and `_duplicate`: True on every repeat of
+    an earlier row with identical values in all source columns (the first copy is kept)."""
+    return raw.with_columns(
+        pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias(ROW),
+        (~pl.struct(raw.columns).is_first_distinct()).alias(DUPLICATE),
     )
 
 
+def as_float(column: str) -> pl.Expr:
+    """A source column (text or numeric) as a finite Float64, text stripped; anything else
+    (unparsable text, NaN, infinity) -> null."""
+    number = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(number.is_finite()).then(number)
+
+
 def as_id(column: str) -> pl.Expr:
-    """A source identifier as text: stripped, "" / "nan" -> null, "17850.0" -> "17850"."""
+    """A source identifier as text: stripped; "" and "nan" -> null."""
     text = pl.col(column).cast(pl.String).str.strip_chars()
-    text = text.str.replace(r"^(-?\d+)\.0*$", "${1}")
-    return pl.when(text.is_in(["", "nan", "NaN", "None"])).then(None).otherwise(text)
+    return pl.when(~text.is_in(_NULL_TEXTS)).then(text)
+
+
+def as_number_id(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A numeric id that may be stored as a float (17850.0 or "17850.0") -> "17850"."""
+    if dtype.is_float():
+        return pl.col(column).cast(pl.Int64, strict=False).cast(pl.String)
+    return as_id(column).str.replace(r"^(-?\d+)\.0+$", "${1}")
 
 
 def as_text(column: str) -> pl.Expr:
     """A free-text source column, stripped; "" and "nan" become null."""
     text = pl.col(column).cast(pl.String).str.strip_chars()
-    return pl.when(text.is_in(["", "nan", "NaN"])).then(None).otherwise(text)
+    return pl.when(~text.is_in(_NULL_TEXTS)).then(text)
 
 
-def as_timestamp(column: str, formats: Sequence[str]) -> pl.Expr:
-    """Text parsed with the first matching strptime format, read as UTC; else null."""
+def as_timestamp(column: str, formats: Sequence[str], dtype: pl.DataType) -> pl.Expr:
+    """A source time as UTC: a datetime column as is (naive read as UTC), text parsed with
+    the first matching strptime format of `formats`; unparsable -> null."""
+    if isinstance(dtype, pl.Datetime):
+        moment = pl.col(column)
+        if dtype.time_zone is None:
+            moment = moment.dt.replace_time_zone("UTC")
+        return moment.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
     text = pl.col(column).cast(pl.String).str.strip_chars()
-    return pl.coalesce(
-        text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats
-    ).dt.replace_time_zone("UTC")
+    parsed = (text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats)
+    return pl.coalesce(parsed).dt.replace_time_zone("UTC")
 
 
-def from_epoch(column: str, unit: str) -> pl.Expr:
+def from_epoch(column: str, unit: Literal["s", "ms"]) -> pl.Expr:
     """Integer seconds ("s") or milliseconds ("ms") since 1970-01-01 UTC; else null."""
     number = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    return pl.from_epoch(number, time_unit=unit).cast(UTC_TIME)  # type: ignore[arg-type]
+    moment = pl.from_epoch(number, time_unit=unit).dt.replace_time_zone("UTC")
+    return moment.dt.cast_time_unit("us")
 
 
 def category_levels(path: pl.Expr) -> list[pl.Expr]:
     """Split a category path on ">" (if it has one) or "."; the first 4 levels, stripped.
 
-    "electronics.audio.headphone" -> electronics / audio / headphone / null. Deeper levels
-    are dropped; empty levels become null.
+    "electronics.audio.headphone" -> electronics / audio / headphone / null. Empty levels
+    are skipped, deeper levels dropped; no path gives four nulls.
     """
-    parts = pl.when(path.str.contains(">", literal=True)).then(path.str.split(">"))
-    parts = parts.otherwise(path.str.split("."))
-    levels = []
-    for i, level in enumerate(CATEGORY_LEVELS):
-        value = parts.list.get(i, null_on_oob=True).str.strip_chars()
-        levels.append(pl.when(value == "").then(None).otherwise(value).alias(level))
-    return levels
+    separator = pl.when(path.str.contains(">", literal=True)).then(pl.lit(">"))
+    parts = path.str.split(separator.otherwise(pl.lit(".")))
+    levels = parts.list.eval(pl.element().str.strip_chars()).list.filter(pl.element() != "")
+    return [
+        levels.list.get(i, null_on_oob=True).alias(level) for i, level in enumerate(CATEGORY_LEVELS)
+    ]
 
 
 def parse_rules(
@@ -203,8 +234,7 @@ def finish(
         rejected=dict(zip(rejected["_reason"], rejected["count"], strict=True)),
     )
     events = _canonical_events(kept)
-    quality.note(RETURNS, int((events[EVENT] == "return").sum()))
-    quality.note(ANONYMOUS, events[USER].null_count())
+    quality.info.update(events.select(**INFO_COUNTS).row(0, named=True))
     report.add(quality)
     return SourceFrame(events=events, items=_attributes(kept))
 

@@ -1,0 +1,86 @@
+"""The app factory: `create_app(settings)` builds a FastAPI app; nothing happens at import.
+
+The lifespan loads the live bundle (refusing to start only when no valid bundle exists),
+opens the event store, starts the reload poller and the retention job, and stops them.
+Tests pass their own `store` (e.g. `open_store("memory://")`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from recsvc import __version__
+from recsvc.api.deps import ServiceState
+from recsvc.api.errors import install_error_handlers
+from recsvc.api.middleware import ServiceMiddleware
+from recsvc.api.routes import admin, events, ops, recommendations
+from recsvc.config import Settings
+from recsvc.events import EventStore, open_store
+from recsvc.events.impression_log import ImpressionLog
+from recsvc.events.retention import RetentionJob
+from recsvc.live import BundleHolder
+from recsvc.logs import configure_logging
+from recsvc.metrics import Metrics
+from recsvc.recommend import ServingIndex, build_index
+from recsvc.service import Recommender
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAPI:
+    """A configured app; its state is built when the lifespan starts."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        holder: BundleHolder[ServingIndex] = BundleHolder(settings.models_dir, build_index, metrics)
+        holder.load_initial()
+        event_store = store or open_store(settings.event_store_url)
+        impressions = ImpressionLog(event_store)
+        retention = RetentionJob(event_store, settings.retention_days)
+        app.state.recsvc = ServiceState(
+            settings=settings,
+            holder=holder,
+            store=event_store,
+            impressions=impressions,
+            metrics=metrics,
+            recommender=Recommender(settings, holder, event_store, impressions, metrics),
+        )
+        holder.start_polling(settings.reload_poll_seconds)
+        retention.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+            retention.stop()
+            impressions.close()
+            if store is None:
+                event_store.close()
+
+    app = FastAPI(
+        title="recsvc",
+        version=__version__,
+        summary="Cross-sell recommendations: related items, cart completion, next purchase.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (recommendations.router, events.router, admin.router, ops.router):
+        app.include_router(router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-request-id"],
+        )
+    app.add_middleware(ServiceMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,30 @@
+"""`POST /v1/events`: storefront feedback, stored durably before it is acknowledged."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from recsvc.api.deps import State
+from recsvc.api.schemas import EventsRequest, EventsResponse
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post(
+    "/events",
+    summary="Report impressions, clicks, bids and purchases",
+    responses={503: {"description": "The event store is unavailable; retry later."}},
+)
+def post_events(state: State, body: EventsRequest) -> EventsResponse:
+    """Idempotent by `event_id`: a retried batch is not counted twice. A 200 means every
+    accepted event is committed to disk."""
+    state.impressions.flush()  # an impression is written before feedback that cites it
+    result = state.store.add_events(body.events)
+    for event in body.events:
+        state.metrics.events.labels(event.type, "received").inc()
+    state.metrics.events.labels("all", "duplicate").inc(result.duplicates)
+    return EventsResponse(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        unattributed=result.unattributed,
+    )

@@ -1,0 +1,35 @@
+"""Event models, the event store (`open_store(url)`) and contact fatigue."""
+
+from recsvc.events.fatigue import demote_fatigued, fatigued_items
+from recsvc.events.models import (
+    AddResult,
+    Event,
+    EventType,
+    Impression,
+    ImpressionCount,
+    ImpressionItem,
+    RecommendationContext,
+    RemovedCounts,
+    Subject,
+    Touch,
+    UserActivity,
+)
+from recsvc.events.store import EventStore, open_store
+
+__all__ = [
+    "AddResult",
+    "Event",
+    "EventStore",
+    "EventType",
+    "Impression",
+    "ImpressionCount",
+    "ImpressionItem",
+    "RecommendationContext",
+    "RemovedCounts",
+    "Subject",
+    "Touch",
+    "UserActivity",
+    "demote_fatigued",
+    "fatigued_items",
+    "open_store",
+]

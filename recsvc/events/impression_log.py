@@ -1,0 +1,72 @@
+"""Writes the service's impression log off the request path, in a background thread.
+
+A recommendation is answered first and logged within `flush_interval` seconds after; the
+event route calls `flush()` before storing feedback, so a click is never attributed
+before its impression is written. If the queue is full (the store is far behind), the
+impression is counted in `dropped` and logged, never silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from recsvc.errors import EventStoreError
+from recsvc.events.models import Impression
+from recsvc.events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class ImpressionLog:
+    """Queue + one writer thread in front of `EventStore.record_impression`."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        max_queue: int = 10_000,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._queue: queue.Queue[Impression | None] = queue.Queue(maxsize=max_queue)
+        self._on_error = on_error
+        self.dropped = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
+        self._thread.start()
+
+    def submit(self, impression: Impression) -> None:
+        try:
+            self._queue.put_nowait(impression)
+        except queue.Full:
+            self.dropped += 1
+            self._report("impression queue full; impression not logged")
+
+    def flush(self) -> None:
+        """Block until every impression submitted so far has been written (or failed)."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            impression = self._queue.get()
+            try:
+                if impression is None:
+                    return
+                self._store.record_impression(impression)
+            except EventStoreError as exc:
+                self.failed += 1
+                self._report(f"impression not logged: {exc}")
+            finally:
+                self._queue.task_done()
+
+    def _report(self, message: str) -> None:
+        log.warning(message)
+        if self._on_error is not None:
+            self._on_error(message)

@@ -1,0 +1,375 @@
+"""The SQLite event store: durable file (WAL, synchronous=FULL) or in-memory for tests.
+
+The schema and its migrations are in `recsvc.events.sqlite_schema` (docs/event-store.md).
+
+Concurrency: connections come from a pool (one per concurrent caller, so WAL readers run
+beside the single writer); every write is one `BEGIN IMMEDIATE` transaction, so several
+processes can share the file, a writer waiting at most `busy_timeout` for another's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recsvc.errors import EventStoreError, EventStoreUnavailableError
+from recsvc.events.models import (
+    ACTIVITY_TYPES,
+    AddResult,
+    Event,
+    Impression,
+    ImpressionCount,
+    RemovedCounts,
+    Subject,
+    Touch,
+    UserActivity,
+)
+from recsvc.events.sqlite_schema import (
+    EVENT_COLUMNS,
+    IMPRESSION_COLUMNS,
+    INSERT_EVENT,
+    event_dict,
+    event_row,
+    from_us,
+    immediate_transaction,
+    impression_dict,
+    migrate,
+    to_us,
+)
+
+_CONNECTION_PRAGMAS = (
+    "PRAGMA synchronous = FULL",  # an acknowledged commit is on disk
+    "PRAGMA foreign_keys = ON",  # impression_items follow their impression
+    "PRAGMA secure_delete = ON",  # erased rows are overwritten, not left in free pages
+)
+_SUBJECT_COLUMN = {"user": "user_id", "session": "session_id"}
+_ACTIVITY_FIELD = {"view": "viewed", "click": "clicked", "bid": "bid", "purchase": "purchased"}
+_PAGE = 1000
+_PURGE_CHUNK = 5000
+_HINTS = {
+    "SQLITE_BUSY": "is locked by another writer; retry later",
+    "SQLITE_LOCKED": "is locked by another writer; retry later",
+    "SQLITE_READONLY": "is read-only: check the permissions of the file and its directory",
+    "SQLITE_CANTOPEN": "cannot be opened: check that its directory exists and is writable",
+    "SQLITE_FULL": "is on a full disk",
+    "SQLITE_IOERR": "hit a disk I/O error",
+    "SQLITE_PERM": "is not accessible: check permissions",
+}
+
+
+@contextmanager
+def _translated_errors(where: str) -> Iterator[None]:
+    """Turn sqlite3 and OS errors into the store's named errors, naming the database."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = "_".join(getattr(exc, "sqlite_errorname", "").split("_")[:2])
+        hint = _HINTS.get(code)
+        if hint is None:
+            raise EventStoreError(f"event store {where} failed: {exc}") from exc
+        raise EventStoreUnavailableError(f"event store {where} {hint} ({exc})") from exc
+    except sqlite3.Error as exc:
+        raise EventStoreError(f"event store {where} failed: {exc}") from exc
+    except OSError as exc:
+        raise EventStoreUnavailableError(f"event store {where} is not accessible: {exc}") from exc
+
+
+class _Pool:
+    """Connections handed to one caller at a time; at most `max_size` exist (None: no limit)."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], max_size: int | None) -> None:
+        self._connect = connect
+        self._max_size = max_size
+        self._idle: list[sqlite3.Connection] = []
+        self._created = 0
+        self._closed = False
+        self._available = threading.Condition()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._available:
+            while not self._closed and not self._idle and self._created == self._max_size:
+                self._available.wait()
+            if self._closed:
+                raise EventStoreError("the event store is closed")
+            if self._idle:
+                return self._idle.pop()
+            conn = self._connect()
+            self._created += 1
+            return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._available:
+            if self._closed:
+                conn.close()
+            else:
+                self._idle.append(conn)
+                self._available.notify()
+
+    def close(self) -> None:
+        with self._available:
+            self._closed = True
+            for conn in self._idle:
+                conn.close()
+            self._idle.clear()
+            self._available.notify_all()
+
+
+class SqliteEventStore:
+    """The `EventStore` on SQLite. Build with `open_file` or `in_memory`."""
+
+    def __init__(self, pool: _Pool, where: str) -> None:
+        self._pool = pool
+        self._where = where
+        with _translated_errors(where), pool.connection() as conn:
+            migrate(conn, where)
+
+    @classmethod
+    def open_file(cls, path: Path, *, busy_timeout: float) -> SqliteEventStore:
+        """Open or create the database at `path` (creating its directory) in WAL mode."""
+        where = str(path)
+        with _translated_errors(where):
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            _configure(conn)
+            return conn
+
+        return cls(_Pool(connect, max_size=None), where)
+
+    @classmethod
+    def in_memory(cls) -> SqliteEventStore:
+        """A private in-memory database behind a single connection (for tests)."""
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            _configure(conn)
+            return conn
+
+        return cls(_Pool(connect, max_size=1), "memory://")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with _translated_errors(self._where), self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, committed on exit (rolled back on error)."""
+        with self._read() as conn, immediate_transaction(conn):
+            yield conn
+
+    def record_impression(self, impression: Impression) -> None:
+        row = (
+            impression.recommendation_id,
+            impression.user_id,
+            impression.session_id,
+            impression.endpoint,
+            impression.placement,
+            impression.experiment,
+            impression.arm,
+            impression.model_version,
+            impression.context.model_dump_json(),
+            to_us(impression.created_at),
+        )
+        items = [
+            (
+                impression.recommendation_id,
+                it.rank,
+                it.item_id,
+                it.score,
+                it.strategy,
+                it.propensity,
+            )
+            for it in impression.items
+        ]
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            ).rowcount
+            if inserted:
+                conn.executemany("INSERT INTO impression_items VALUES (?, ?, ?, ?, ?, ?)", items)
+
+    def add_events(self, events: Sequence[Event]) -> AddResult:
+        if not events:
+            return AddResult(accepted=0, duplicates=0, unattributed=0)
+        received_us = to_us(datetime.now(UTC))
+        accepted = unattributed = 0
+        with self._write() as conn:
+            known = _known_recommendations(conn, events)
+            for event in events:
+                attributed = None
+                if event.recommendation_id is not None:
+                    attributed = event.recommendation_id in known
+                if conn.execute(INSERT_EVENT, event_row(event, attributed, received_us)).rowcount:
+                    accepted += 1
+                    unattributed += attributed is False
+        return AddResult(accepted, len(events) - accepted, unattributed)
+
+    def recent_user_activity(
+        self, subject: Subject, since: datetime, *, limit: int = 100
+    ) -> UserActivity:
+        column = _SUBJECT_COLUMN[subject.kind]
+        placeholders = ", ".join("?" * len(ACTIVITY_TYPES))
+        sql = f"""
+            SELECT event_type, item_id, last_us FROM (
+                SELECT event_type, item_id, last_us, ROW_NUMBER() OVER (
+                    PARTITION BY event_type ORDER BY last_us DESC, item_id) AS n
+                FROM (
+                    SELECT event_type, item_id, MAX(ts_us) AS last_us FROM events
+                    WHERE {column} = ? AND ts_us >= ? AND event_type IN ({placeholders})
+                    GROUP BY event_type, item_id))
+            WHERE n <= ? ORDER BY event_type, n"""
+        with self._read() as conn:
+            rows = conn.execute(sql, (subject.id, to_us(since), *ACTIVITY_TYPES, limit)).fetchall()
+        touches: dict[str, list[Touch]] = defaultdict(list)
+        for event_type, item_id, last_us in rows:
+            touches[_ACTIVITY_FIELD[event_type]].append(Touch(item_id, from_us(last_us)))
+        return UserActivity(**{field: tuple(found) for field, found in touches.items()})
+
+    def impression_counts(self, subject: Subject, since: datetime) -> dict[str, ImpressionCount]:
+        column = _SUBJECT_COLUMN[subject.kind]
+        shown_sql = f"""
+            SELECT ii.item_id, COUNT(*) FROM impressions AS i
+            JOIN impression_items AS ii ON ii.recommendation_id = i.recommendation_id
+            WHERE i.{column} = ? AND i.created_us >= ? GROUP BY ii.item_id"""
+        clicked_sql = f"""
+            SELECT item_id, COUNT(*) FROM events
+            WHERE {column} = ? AND ts_us >= ? AND event_type = 'click' GROUP BY item_id"""
+        params = (subject.id, to_us(since))
+        with self._read() as conn:
+            shown = dict(conn.execute(shown_sql, params).fetchall())
+            clicked = dict(conn.execute(clicked_sql, params).fetchall())
+        return {item: ImpressionCount(n, clicked.get(item, 0)) for item, n in shown.items()}
+
+    def delete_user(self, user_id: str) -> RemovedCounts:
+        sessions_sql = """
+            SELECT json_group_array(session_id) FROM (
+                SELECT session_id FROM events WHERE user_id = ?1 AND session_id IS NOT NULL
+                UNION SELECT session_id FROM impressions
+                WHERE user_id = ?1 AND session_id IS NOT NULL)"""
+        where = "user_id = ?1 OR session_id IN (SELECT value FROM json_each(?2))"
+        with self._write() as conn:
+            sessions = conn.execute(sessions_sql, (user_id,)).fetchone()[0]
+            params = (user_id, sessions)
+            events = conn.execute(f"DELETE FROM events WHERE {where}", params).rowcount
+            impressions = conn.execute(f"DELETE FROM impressions WHERE {where}", params).rowcount
+            conn.execute(
+                "INSERT INTO erasures VALUES (?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET erased_us = excluded.erased_us",
+                (user_id, to_us(datetime.now(UTC))),
+            )
+        with self._read() as conn:  # drop old page images from the WAL file too
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return RemovedCounts(events=events, impressions=impressions)
+
+    def purge_older_than(self, cutoff: datetime) -> RemovedCounts:
+        cutoff_us = to_us(cutoff)
+        return RemovedCounts(
+            events=self._delete_in_chunks("events", "ts_us", cutoff_us),
+            impressions=self._delete_in_chunks("impressions", "created_us", cutoff_us),
+        )
+
+    def _delete_in_chunks(self, table: str, time_column: str, cutoff_us: int) -> int:
+        """Delete old rows in short transactions, so live writers wait milliseconds, not the
+        length of the whole purge."""
+        sql = f"""DELETE FROM {table} WHERE rowid IN (
+            SELECT rowid FROM {table} WHERE {time_column} < ? LIMIT ?)"""
+        total = 0
+        while True:
+            with self._write() as conn:
+                removed = conn.execute(sql, (cutoff_us, _PURGE_CHUNK)).rowcount
+            total += removed
+            if removed < _PURGE_CHUNK:
+                return total
+
+    def deleted_users(self) -> dict[str, datetime]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT user_id, erased_us FROM erasures").fetchall()
+        return {user_id: from_us(erased_us) for user_id, erased_us in rows}
+
+    def iter_events(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        for page in self._pages("events", "ts_us", EVENT_COLUMNS, since, until):
+            yield from map(event_dict, page)
+
+    def iter_impressions(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        for page in self._pages("impressions", "created_us", IMPRESSION_COLUMNS, since, until):
+            items = self._impression_items([row[0] for row in page])
+            for row in page:
+                yield impression_dict(row, items.get(row[0], []))
+
+    def _pages(
+        self, table: str, time_column: str, columns: str, since: datetime, until: datetime
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows (of `columns`) with since <= time < until in (time, rowid) order, one query
+        per page, so no connection or lock is held while the caller consumes a page."""
+        sql = f"""SELECT rowid, {time_column}, {columns} FROM {table}
+            WHERE {time_column} < ? AND ({time_column}, rowid) > (?, ?)
+            ORDER BY {time_column}, rowid LIMIT {_PAGE}"""
+        until_us, after = to_us(until), (to_us(since), 0)
+        while True:
+            with self._read() as conn:
+                page = conn.execute(sql, (until_us, *after)).fetchall()
+            if page:
+                yield [row[2:] for row in page]
+            if len(page) < _PAGE:
+                return
+            after = (page[-1][1], page[-1][0])
+
+    def _impression_items(self, recommendation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        sql = """SELECT recommendation_id, item_id, rank, score, strategy, propensity
+            FROM impression_items WHERE recommendation_id IN (SELECT value FROM json_each(?))
+            ORDER BY recommendation_id, rank"""
+        with self._read() as conn:
+            rows = conn.execute(sql, (json.dumps(recommendation_ids),)).fetchall()
+        items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rec_id, item_id, rank, score, strategy, propensity in rows:
+            items[rec_id].append(
+                {
+                    "item_id": item_id,
+                    "rank": rank,
+                    "score": score,
+                    "strategy": strategy,
+                    "propensity": propensity,
+                }
+            )
+        return items
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    for pragma in _CONNECTION_PRAGMAS:
+        conn.execute(pragma)
+
+
+def _known_recommendations(conn: sqlite3.Connection, events: Sequence[Event]) -> set[str]:
+    wanted = sorted({e.recommendation_id for e in events if e.recommendation_id is not None})
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        "SELECT recommendation_id FROM impressions"
+        " WHERE recommendation_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(wanted),),
+    ).fetchall()
+    return {row[0] for row in rows}
