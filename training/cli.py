@@ -106,6 +106,28 @@ def rules(
         typer.echo(f"{len(rule_set)} rules from {baskets.shape[0]} baskets written to {out}")
 
 
+@app.command()
+def serve(
+    models: Annotated[Path, typer.Option("--models", help="Models directory (with `current`).")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64)] = 1,
+) -> None:
+    """Serve the HTTP API over the bundle MODELS/current (settings: RECSVC_* variables)."""
+    import uvicorn
+
+    os.environ["RECSVC_MODELS_DIR"] = str(models.resolve())
+    typer.echo(f"recsvc serving {models}/current on http://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "recsvc.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
 def main() -> None:
     """Entry point for `python -m training`."""
     sys.exit(app())

@@ -38,7 +38,7 @@
     ".recsvc-link:hover .recsvc-name,.recsvc-link:focus-visible .recsvc-name{",
     "text-decoration:underline}",
     ".recsvc-link:focus-visible{outline:2px solid #2463eb;outline-offset:-2px}",
-    ".recsvc-img{display:block;width:100%;aspect-ratio:1/1;object-fit:cover;",
+    ".recsvc-img{display:block;width:100%;aspect-ratio:4/3;object-fit:cover;",
     "background:#f1f1f1}",
     ".recsvc-placeholder{background:linear-gradient(135deg,#eef0f3,#dde1e7)}",
     ".recsvc-name{padding:0 .6rem;font-size:.9rem;line-height:1.25;overflow-wrap:anywhere}",
@@ -228,8 +228,9 @@
     event.type = type;
     event.item_id = itemId;
     event.timestamp = new Date().toISOString();
-    Object.keys(details || {}).forEach(function (key) {
-      if (details[key] !== undefined && details[key] !== null) event[key] = details[key];
+    var extra = compact(details || {});
+    Object.keys(extra).forEach(function (key) {
+      event[key] = extra[key];
     });
     queue.push(event);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
@@ -295,26 +296,34 @@
 
   // ---- fetching recommendations ----------------------------------------------------------
 
-  function query(params) {
-    var parts = [];
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== undefined && value !== null && value !== "") {
-        parts.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
-      }
+  /** A copy of `values` without undefined, null and empty-string values. */
+  function compact(values) {
+    var kept = {};
+    Object.keys(values).forEach(function (key) {
+      var value = values[key];
+      if (value !== undefined && value !== null && value !== "") kept[key] = value;
     });
-    return parts.join("&");
+    return kept;
+  }
+
+  function query(params) {
+    var kept = compact(params);
+    return Object.keys(kept)
+      .map(function (key) {
+        return encodeURIComponent(key) + "=" + encodeURIComponent(kept[key]);
+      })
+      .join("&");
   }
 
   /** The request of one container: { url, init } for fetch, or throws naming the problem. */
   function buildRequest(container, placement) {
     var user = option(container, "user", "");
-    var context = {
+    var context = compact({
       device: detectDevice(),
       country: option(container, "country", ""),
       channel: option(container, "channel", "web"),
       page_type: option(container, "page-type", PAGE_TYPES[placement]),
-    };
+    });
     var k = positiveInt(option(container, "k", ""), DEFAULT_K);
     var base = endpoint();
     if (placement === "related") {
@@ -348,7 +357,7 @@
       };
     }
     if (placement === "next") {
-      var nextParams = { k: k, session_id: anonymousId(), anonymous: user ? "" : "true" };
+      var nextParams = { k: k, session_id: anonymousId() };
       Object.keys(context).forEach(function (key) {
         nextParams[key] = context[key];
       });
@@ -675,6 +684,7 @@
       attribution: guard("attribution", attribution),
       anonymousId: guard("anonymousId", anonymousId),
     };
+    setUser(option(null, "user", ""));
     var onHide = guard("unload flush", function () {
       flush(true);
     });

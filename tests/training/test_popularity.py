@@ -12,11 +12,12 @@ from numpy.typing import NDArray
 
 from recsvc.artifacts import Part
 from recsvc.artifacts.contract import POPULARITY_GROUPS
+from recsvc.recommend.context import HOUR_BANDS, hour_band
 from tests.training.fixtures_models import Ev, assert_matches_contract, retail_slice, tiny_data
 from training.data.dataset import TrainingData
 from training.errors import ModelFitError
 from training.models import popularity, segments
-from training.models.popularity import HOUR_BANDS, PopularityConfig, hour_band
+from training.models.popularity import PopularityConfig
 
 CONFIG = PopularityConfig()
 

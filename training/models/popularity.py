@@ -22,28 +22,20 @@ each group of the grouped rankings (contract CSR form) keep their top
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
 from recsvc.artifacts import Part
+from recsvc.recommend.context import HOUR_BANDS, hour_band
 from training.data.dataset import TrainingData
 from training.data.schema import CATEGORY_LEVELS, COUNTRY, HOUR, ITEM_IDX, TS, USER_IDX
 from training.errors import ModelFitError
 from training.models.profiles import BASKET, age_days, csr_indptr, kept_purchases
 
 # (label, first hour, last hour), inclusive, covering 0..23 once.
-HOUR_BANDS: Final = (
-    ("night", 0, 5),
-    ("morning", 6, 11),
-    ("afternoon", 12, 17),
-    ("evening", 18, 23),
-)
-_BAND_OF_HOUR: Final = tuple(
-    label for label, first, last in HOUR_BANDS for _ in range(first, last + 1)
-)
 _BUYER = "buyer"
 _GROUP = "group"
 _SCORE = "score"
@@ -75,13 +67,6 @@ class PopularityConfig:
             )
         if self.half_life_days is not None and self.half_life_days <= 0:
             raise ModelFitError(f"half_life_days must be > 0 or None, got {self.half_life_days}")
-
-
-def hour_band(hour: int) -> str:
-    """Label of the `HOUR_BANDS` band containing `hour` (0..23)."""
-    if not 0 <= hour < len(_BAND_OF_HOUR):
-        raise ValueError(f"hour must be in 0..23, got {hour}")
-    return _BAND_OF_HOUR[hour]
 
 
 def fit(
@@ -237,4 +222,5 @@ def _category_groups(data: TrainingData) -> pl.DataFrame:
 
 
 def _hour_band_expr() -> pl.Expr:
-    return pl.col(HOUR).replace_strict(dict(enumerate(_BAND_OF_HOUR)), return_dtype=pl.String)
+    bands = {hour: hour_band(hour) for hour in range(24)}
+    return pl.col(HOUR).replace_strict(bands, return_dtype=pl.String)

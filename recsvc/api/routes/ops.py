@@ -21,6 +21,7 @@ async def health() -> Health:
 @router.get(
     "/ready",
     summary="A bundle is loaded",
+    response_model=Ready,
     responses={503: {"description": "No bundle is loaded."}},
 )
 async def ready(state: State) -> Ready | JSONResponse:

@@ -1,0 +1,106 @@
+"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008) with implicit's CPU solver.
+
+Input: the user × item confidence matrix of `training.data.matrices.user_item_confidence`
+(time-decayed purchase > bid > click > view weights, returns netted out), scaled by
+`alpha`. Output part "als": user and item factors plus each item's top-N neighbours by
+cosine of the item factors (see `training.models.neighbors` for order and padding).
+
+Users and items without a positive cell get all-zero factors (the solver would otherwise
+leave small random-start residue), so they score 0 against everything and have no
+neighbours. Reproducibility: factors start from `seed`; each row's conjugate-gradient
+solve is independent of the thread that runs it, so two fits with the same seed give
+bit-identical factors on any `num_threads` (only the last digits of the reported loss, a
+parallel sum, vary with more than one thread). One thread is the default because the
+machines have two shared cores.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
+
+from recsvc.artifacts import Part
+from training.data.dataset import TrainingData
+from training.data.matrices import ConfidenceWeights, user_item_confidence
+from training.errors import EmptyDataError, ModelFitError
+from training.models.neighbors import top_n_cosine
+
+
+@dataclass(frozen=True)
+class AlsConfig:
+    """ALS hyper-parameters; `neighbors` is N of the exported item neighbour lists."""
+
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 10.0  # confidence = alpha × decayed event weight
+    neighbors: int = 50
+    num_threads: int = 1
+    confidence: ConfidenceWeights = field(default_factory=ConfidenceWeights)
+
+
+def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
+    """Part "als": user_factors [n_users, f], item_factors [n_items, f] (float32),
+    neighbors [n_items, N] (int32) and neighbor_scores [n_items, N] (float32).
+
+    Meta: the config, the final training loss, the fit time and the matrix size.
+    Raises `EmptyDataError` when no user has a positive cell and `ModelFitError` when the
+    factors are not finite.
+    """
+    confidence = user_item_confidence(data, config.confidence)
+    if confidence.nnz == 0:
+        raise EmptyDataError("ALS: no user has a positive interaction to factorise")
+    started = time.perf_counter()
+    user_factors, item_factors, loss = _factorise(confidence, config, seed)
+    seconds = time.perf_counter() - started
+    neighbors, neighbor_scores = top_n_cosine(item_factors, config.neighbors)
+    return Part(
+        "als",
+        {
+            "user_factors": user_factors,
+            "item_factors": item_factors,
+            "neighbors": neighbors,
+            "neighbor_scores": neighbor_scores,
+        },
+        {
+            "params": {**asdict(config), "seed": seed},
+            "metrics": {"final_loss": loss, "fit_seconds": round(seconds, 3)},
+            "nonzeros": int(confidence.nnz),
+        },
+    )
+
+
+def _factorise(
+    confidence: sp.csr_matrix, config: AlsConfig, seed: int
+) -> tuple[NDArray[np.float32], NDArray[np.float32], float]:
+    """(user factors, item factors, final loss) with empty rows / columns zeroed."""
+    losses: list[float] = []
+    with threadpool_limits(1, "blas"):
+        model = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            alpha=config.alpha,
+            iterations=config.iterations,
+            calculate_training_loss=True,
+            num_threads=config.num_threads,
+            random_state=seed,
+        )
+        model.fit(
+            confidence,
+            show_progress=False,
+            callback=lambda _iteration, _seconds, loss: losses.append(float(loss)),
+        )
+    user_factors = np.asarray(model.user_factors, dtype=np.float32)
+    item_factors = np.asarray(model.item_factors, dtype=np.float32)
+    if not (np.isfinite(user_factors).all() and np.isfinite(item_factors).all()):
+        raise ModelFitError("ALS produced non-finite factors; increase regularization")
+    user_factors[np.diff(confidence.indptr) == 0] = 0.0
+    item_factors[np.bincount(confidence.indices, minlength=confidence.shape[1]) == 0] = 0.0
+    return user_factors, item_factors, losses[-1] if losses else math.nan
