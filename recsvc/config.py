@@ -9,7 +9,7 @@ is read too. Invalid values fail at start-up with pydantic's message naming the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     fatigue_window_hours: float = Field(default=24.0, gt=0)
     recent_activity_days: float = Field(default=3.0, gt=0)
     retention_days: int = Field(default=180, ge=1)
+
+    # "server": rank with the server's time; "bundle": treat the end of the bundle's data
+    # window as now (demos on historical data such as Online Retail 2011).
+    clock: Literal["server", "bundle"] = "server"
+    demo: bool = False  # serve the demo storefront under /demo/
 
     log_level: str = "INFO"
 

@@ -51,8 +51,10 @@ from recsvc.recommend.config import MixConfig
 log = logging.getLogger(__name__)
 
 Endpoint = Literal["related", "cart", "next_purchase"]
-# rank(index, config, recent activity, items to demote) -> ranked list
-Rank = Callable[[ServingIndex, RankingConfig, tuple[Activity, ...], frozenset[str]], Recommendation]
+# rank(index, config, recent activity, items to demote, now in unix seconds) -> ranked list
+Rank = Callable[
+    [ServingIndex, RankingConfig, tuple[Activity, ...], frozenset[str], int], Recommendation
+]
 
 # Arm strategies by name: the model (blend) and the popularity control.
 RANKING_CONFIGS: dict[str, RankingConfig] = {
@@ -120,7 +122,7 @@ class Recommender:
             "related",
             visitor,
             query.context,
-            lambda index, config, recent, demote: related(
+            lambda index, config, recent, demote, _now: related(
                 index, replace(query, recent=query.recent + recent, demote=demote), config
             ),
         )
@@ -130,7 +132,7 @@ class Recommender:
             "cart",
             visitor,
             query.context,
-            lambda index, config, _recent, demote: cart(
+            lambda index, config, _recent, demote, _now: cart(
                 index, replace(query, demote=demote), config
             ),
         )
@@ -140,8 +142,10 @@ class Recommender:
             "next_purchase",
             visitor,
             query.context,
-            lambda index, config, recent, demote: next_purchase(
-                index, replace(query, recent=query.recent + recent, demote=demote), config
+            lambda index, config, recent, demote, now: next_purchase(
+                index,
+                replace(query, now=now, recent=query.recent + recent, demote=demote),
+                config,
             ),
         )
 
@@ -155,7 +159,7 @@ class Recommender:
         config = RANKING_CONFIGS[assignment.arm.strategy or "blend"]
         now = datetime.now(UTC)
         recent, demote = self._activity(visitor.subject, now)
-        result = rank(live.index, config, recent, demote)
+        result = rank(live.index, config, recent, demote, self._ranking_time(live, now))
         served = Served(
             recommendation_id,
             live.version,
@@ -166,6 +170,14 @@ class Recommender:
         )
         self._log(endpoint, visitor, context, assignment, served, now)
         return served
+
+    def _ranking_time(self, live: Live[ServingIndex], now: datetime) -> int:
+        """Unix seconds the ranking treats as now: server time, or (clock "bundle", for
+        demos on historical data) the end of the bundle's data window."""
+        end = live.bundle.manifest.data_window.get("end")
+        if self.settings.clock == "bundle" and end:
+            return int(datetime.fromisoformat(end).timestamp())
+        return int(now.timestamp())
 
     def _activity(
         self, subject: Subject | None, now: datetime

@@ -11,7 +11,7 @@ port=${PORT:-8000}
   --data "$data/online_retail_II_2009-2010.parquet" \
   --data "$data/online_retail.parquet" \
   --out models
-export RECSVC_DEV_MODE=true RECSVC_DEMO=true RECSVC_EVENT_STORE_URL=${RECSVC_EVENT_STORE_URL:-sqlite:///var/events.db}
+export RECSVC_DEV_MODE=true RECSVC_DEMO=true RECSVC_CLOCK=bundle RECSVC_EVENT_STORE_URL=${RECSVC_EVENT_STORE_URL:-sqlite:///var/events.db}
 mkdir -p var
 cat <<MSG
 

@@ -7,4 +7,5 @@ export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+bash scripts/image-check.sh
 .venv/bin/pytest -q "$@"

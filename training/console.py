@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 
 from rich.console import Console
@@ -10,7 +11,8 @@ from rich.table import Table
 
 from training.pipeline import TrainResult
 
-console = Console(stderr=True)
+# Wide enough for the quality table when stderr is not a terminal (CI logs, pipes).
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 class RichProgress:

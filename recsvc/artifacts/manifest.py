@@ -16,9 +16,11 @@ class SourceFile(BaseModel):
     """One input file of the training run."""
 
     path: str
-    format: str
+    adapter: str
     sha256: str
-    rows: int
+    rows_read: int
+    rows_kept: int
+    rows_used: int
 
 
 class Manifest(BaseModel):

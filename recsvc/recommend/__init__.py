@@ -10,6 +10,7 @@
 from recsvc.recommend.cart import cart
 from recsvc.recommend.config import (
     DEFAULT_CONFIG,
+    POPULAR_CONFIG,
     BlendWeights,
     CrossSellWeights,
     MixConfig,
@@ -36,6 +37,7 @@ from recsvc.recommend.sources import SOURCES
 __all__ = [
     "DEFAULT_CONFIG",
     "HOUR_BANDS",
+    "POPULAR_CONFIG",
     "SOURCES",
     "Activity",
     "BlendWeights",

@@ -137,3 +137,12 @@ class RankingConfig:
 
 
 DEFAULT_CONFIG = RankingConfig()
+
+# The popularity control: no personalised step, global popularity only. The service's
+# "popular" arm and the offline baseline of `training.evaluation` use it alike.
+POPULAR_CONFIG = RankingConfig(
+    related_chain=(),
+    cart_chain=(),
+    mix=MixConfig(segments={}, default=(), cold_start=()),
+    fallback=("popular",),
+)

@@ -49,9 +49,9 @@
 
   function warn(message, error) {
     try {
-      if (window.console && window.console.warn) {
-        window.console.warn(PREFIX + message, error === undefined ? "" : error);
-      }
+      if (!window.console || !window.console.warn) return;
+      if (error === undefined) window.console.warn(PREFIX + message);
+      else window.console.warn(PREFIX + message, error);
     } catch (ignored) {
       /* a console that throws is not our business */
     }
@@ -210,6 +210,9 @@
 
   var queue = [];
   var flushTimer = null;
+  var modern = typeof window.fetch === "function" && typeof window.WeakMap === "function";
+  var latest = modern ? new WeakMap() : null; // container → token of its latest load
+  var observers = modern ? new WeakMap() : null; // container → observer of its cards
   var subjectUser = null; // the last user id a container or call named
 
   function subject() {
@@ -244,13 +247,17 @@
     flush(false);
   }
 
-  /** Send every queued event. With `beacon`, use navigator.sendBeacon (survives the page
-   * unloading); otherwise fetch with keepalive. Returns a Promise that never rejects. */
+  /** Send every queued event; returns a Promise that never rejects. With `beacon` (the
+   * page may be unloading) and a same-origin endpoint, use navigator.sendBeacon. Otherwise,
+   * and always cross-origin, fetch with keepalive (which also outlives the page): a beacon
+   * is sent with credentials, so a cross-origin JSON beacon would need the service to
+   * answer its preflight with Access-Control-Allow-Credentials, which it need not. */
   function flush(beacon) {
     var sends = [];
+    var useBeacon = beacon && sameOrigin(eventsUrl());
     while (queue.length) {
       var batch = queue.splice(0, MAX_BATCH);
-      sends.push(beacon && sendBeacon(batch) ? Promise.resolve() : post(batch));
+      sends.push(useBeacon && sendBeacon(batch) ? Promise.resolve() : post(batch));
     }
     return Promise.all(sends).then(function () {
       return undefined;
@@ -259,6 +266,14 @@
 
   function eventsUrl() {
     return endpoint() + "/v1/events";
+  }
+
+  function sameOrigin(url) {
+    try {
+      return new URL(url, window.location.href).origin === window.location.origin;
+    } catch (error) {
+      return false;
+    }
   }
 
   function sendBeacon(batch) {
@@ -425,7 +440,8 @@
     var style = document.createElement("style");
     style.id = "recsvc-style";
     style.textContent = CSS;
-    (document.head || document.documentElement).appendChild(style);
+    var parent = document.head || document.documentElement;
+    parent.insertBefore(style, parent.firstChild); // first, so the host's own CSS wins ties
   }
 
   function element(tag, className, text) {
@@ -513,7 +529,7 @@
     });
     section.appendChild(heading);
     section.appendChild(list);
-    container.textContent = "";
+    clear(container);
     container.appendChild(section);
     list.addEventListener(
       "click",
@@ -521,7 +537,16 @@
         onClick(container, event, data.recommendation_id);
       }),
     );
-    observeImpressions(list, data.recommendation_id);
+    var observer = observeImpressions(list, data.recommendation_id);
+    if (observer) observers.set(container, observer);
+  }
+
+  /** Empty a container and stop watching its old cards. */
+  function clear(container) {
+    var observer = observers.get(container);
+    if (observer) observer.disconnect();
+    observers.delete(container);
+    container.textContent = "";
   }
 
   function onClick(container, event, recommendationId) {
@@ -542,7 +567,7 @@
   /** One `impression` per card once at least half of it has been in the viewport. Without
    * IntersectionObserver no impression is reported (the service still logs what it served). */
   function observeImpressions(list, recommendationId) {
-    if (typeof window.IntersectionObserver !== "function") return;
+    if (typeof window.IntersectionObserver !== "function") return null;
     var observer = new window.IntersectionObserver(
       guard("impression observer", function (entries) {
         entries.forEach(function (entry) {
@@ -559,6 +584,7 @@
     Array.prototype.forEach.call(list.children, function (li) {
       observer.observe(li);
     });
+    return observer;
   }
 
   function dispatch(container, name, detail) {
@@ -567,8 +593,11 @@
   }
 
   /** Fetch and render one container; marks it with data-recsvc-state (loading, ready,
-   * empty, error). A failure leaves the container empty and logs one warning. */
+   * empty, error). A failure leaves the container empty and logs one warning. When a
+   * container is loaded again before an answer arrives, only the latest answer counts. */
   function load(container) {
+    var token = {};
+    latest.set(container, token);
     var placement = option(container, "placement", "");
     container.setAttribute("data-recsvc-state", "loading");
     var user = option(container, "user", "");
@@ -576,7 +605,7 @@
     var request;
     try {
       if (placement === "cart" && !cartItems(container).length) {
-        container.setAttribute("data-recsvc-state", "empty");
+        empty(container);
         return Promise.resolve();
       }
       request = buildRequest(container, placement);
@@ -587,8 +616,9 @@
     return fetchJson(request.url, request.init, timeout)
       .then(checkResponse)
       .then(function (data) {
+        if (latest.get(container) !== token) return;
         if (!data.items.length) {
-          container.setAttribute("data-recsvc-state", "empty");
+          empty(container);
           return;
         }
         render(container, placement, data);
@@ -599,13 +629,18 @@
         });
       })
       .catch(function (error) {
-        fail(container, error);
+        if (latest.get(container) === token) fail(container, error);
       });
+  }
+
+  function empty(container) {
+    clear(container);
+    container.setAttribute("data-recsvc-state", "empty");
   }
 
   function fail(container, error) {
     var reason = error && error.name === "AbortError" ? "timed out" : error && error.message;
-    container.textContent = "";
+    clear(container);
     container.setAttribute("data-recsvc-state", "error");
     warn(
       "no recommendations for placement " +
@@ -700,8 +735,8 @@
   }
 
   try {
-    if (typeof window.fetch !== "function" || typeof window.Promise !== "function") {
-      warn("this browser lacks fetch or Promise; no recommendations");
+    if (!modern) {
+      warn("this browser is too old (no fetch or WeakMap); no recommendations");
     } else {
       start();
     }

@@ -30,7 +30,7 @@ from recsvc.artifacts import Part
 from training.data.dataset import TrainingData
 from training.data.matrices import ConfidenceWeights, user_item_confidence
 from training.errors import EmptyDataError, ModelFitError
-from training.models.neighbors import top_n_cosine
+from training.models.neighbors import cosine_table
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class AlsConfig:
 
     factors: int = 64
     iterations: int = 15
-    regularization: float = 0.05
-    alpha: float = 10.0  # confidence = alpha × decayed event weight
+    regularization: float = 1.0
+    alpha: float = 1.0  # confidence = alpha × decayed event weight
     neighbors: int = 50
     num_threads: int = 1
     confidence: ConfidenceWeights = field(default_factory=ConfidenceWeights)
@@ -60,7 +60,7 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
     started = time.perf_counter()
     user_factors, item_factors, loss = _factorise(confidence, config, seed)
     seconds = time.perf_counter() - started
-    neighbors, neighbor_scores = top_n_cosine(item_factors, config.neighbors)
+    neighbors, neighbor_scores = cosine_table(item_factors, config.neighbors)
     return Part(
         "als",
         {

@@ -156,6 +156,7 @@ async def user_recommendations(
     """Next purchase: the mix depends on the shopper's lifecycle segment (cross-sell,
     buy-again items that are due, win-back); unknown shoppers get the cold-start path."""
     ctx = to_context(context)
+    # `now` is set by the recommender from its clock setting
     query = UserQuery(
         user_id=user_id, now=int(time.time()), k=k, session_id=session_id, context=ctx
     )
