@@ -41,11 +41,8 @@ class Settings(BaseSettings):
     experiment_name: str = "recs-2026-11"
     arms: list[Arm] = Field(default_factory=_default_arms)
 
-    default_k: int = Field(default=10, ge=1)
-    max_k: int = Field(default=100, ge=1, le=500)
-    max_id_length: int = Field(default=128, ge=8)
-    max_cart_items: int = Field(default=100, ge=1)
-    max_events_per_batch: int = Field(default=500, ge=1)
+    # Per-field limits (k ≤ 100, ids ≤ 128 chars, carts ≤ 100 items, ≤ 500 events a batch)
+    # are part of the published API schema (recsvc/api/schemas.py), not settings.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     fatigue_max_impressions: int = Field(default=3, ge=1)

@@ -79,10 +79,13 @@ class BundleHolder(Generic[IndexT]):
         for version in candidates:
             try:
                 self._swap(self._load(version))
-                return self.current
             except BundleError as exc:
                 errors.append(f"{version}: {exc}")
                 self._refused(str(exc))
+                continue
+            if errors:  # /ready shows why a fallback serves instead of `current`
+                self.last_refusal = "; ".join(errors)
+            return self.current
         detail = "; ".join(errors) or "no bundle versions found"
         raise BundleNotFoundError(
             f"no valid bundle in {self._dir} ({detail}). Train one with: "

@@ -33,6 +33,7 @@ from recsvc.live import BundleHolder, Live
 from recsvc.metrics import Metrics
 from recsvc.recommend import (
     DEFAULT_CONFIG,
+    POPULAR_CONFIG,
     Activity,
     CartQuery,
     Context,
@@ -46,7 +47,6 @@ from recsvc.recommend import (
     next_purchase,
     related,
 )
-from recsvc.recommend.config import MixConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,7 @@ Rank = Callable[
 ]
 
 # Arm strategies by name: the model (blend) and the popularity control.
-RANKING_CONFIGS: dict[str, RankingConfig] = {
-    "blend": DEFAULT_CONFIG,
-    "popular": RankingConfig(
-        related_chain=(),
-        cart_chain=(),
-        mix=MixConfig(segments={}, default=(), cold_start=()),
-        fallback=("popular",),
-    ),
-}
+RANKING_CONFIGS: dict[str, RankingConfig] = {"blend": DEFAULT_CONFIG, "popular": POPULAR_CONFIG}
 
 
 @dataclass(frozen=True)
@@ -122,8 +114,8 @@ class Recommender:
             "related",
             visitor,
             query.context,
-            lambda index, config, recent, demote, _now: related(
-                index, replace(query, recent=query.recent + recent, demote=demote), config
+            lambda index, config, recent, demote, now: related(
+                index, replace(query, now=now, recent=query.recent + recent, demote=demote), config
             ),
         )
 
@@ -218,6 +210,18 @@ class Recommender:
     ) -> None:
         for slot in served.items:
             self.metrics.slots.labels(endpoint, slot.strategy).inc()
+        log.info(
+            "recommendation served",
+            extra={
+                "endpoint": endpoint,
+                "recommendation_id": served.recommendation_id,
+                "arm": served.arm,
+                "model_version": served.model_version,
+                "user": self.hasher(visitor.user_id) if visitor.user_id else None,
+                "session": self.hasher(visitor.session_id) if visitor.session_id else None,
+                "items": len(served.items),
+            },
+        )
         if not served.items:
             return
         impression = Impression(

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/install-browser.sh
 export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

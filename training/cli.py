@@ -56,16 +56,33 @@ def train(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     window: Annotated[int | None, typer.Option("--window", help="Keep the last N days.")] = None,
     catalog: Annotated[Path | None, typer.Option("--catalog", exists=True)] = None,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Publish only if not worse than OUT/current.")
+    ] = False,
+    gate_tolerance: Annotated[float, typer.Option("--gate-tolerance", min=0.0, max=0.99)] = 0.02,
+    force_publish: Annotated[
+        bool, typer.Option("--force-publish", help="Publish even if the gate refuses.")
+    ] = False,
+    event_store: Annotated[
+        str | None,
+        typer.Option("--event-store", help="Service store URL: its erased users are excluded."),
+    ] = None,
 ) -> None:
     """Train every model and publish a verified bundle as OUT/<version>, then move OUT/current."""
     from training.config import load_config
     from training.console import RichProgress, print_train_summary
     from training.data.formats import pair_formats
+    from training.evaluation.gate import GateConfig, make_gate
     from training.pipeline import SourceSpec
     from training.pipeline import train as run_train
 
     with _clear_errors():
         specs = [SourceSpec(path, name) for path, name in pair_formats(data, fmt)]
+        hook = (
+            make_gate(out, GateConfig(tolerance=gate_tolerance), force=force_publish)
+            if gate
+            else None
+        )
         with RichProgress() as progress:
             result = run_train(
                 specs,
@@ -75,8 +92,23 @@ def train(
                 window_days=window,
                 catalog_path=catalog,
                 progress=progress,
+                gate=hook,
+                erased_users=erased_user_ids(event_store),
             )
         print_train_summary(result)
+
+
+def erased_user_ids(store_url: str | None) -> frozenset[str]:
+    """User ids erased through the service's `DELETE /v1/users/{id}` (none without a URL)."""
+    if store_url is None:
+        return frozenset()
+    from recsvc.events import open_store
+
+    store = open_store(store_url)
+    try:
+        return frozenset(store.deleted_users())
+    finally:
+        store.close()
 
 
 @app.command()
@@ -131,3 +163,72 @@ def serve(
 def main() -> None:
     """Entry point for `python -m training`."""
     sys.exit(app())
+
+
+@app.command()
+def evaluate(
+    models: Annotated[
+        Path, typer.Option("--models", help="Models directory (its `current` recipe).")
+    ],
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="Directory for report.html and report.json.")],
+    fmt: FormatOption = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="YYYY-MM-DD or ISO time (default: last 20 %).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    max_requests: Annotated[
+        int | None, typer.Option("--max-requests", min=1, help="Sample this many per task.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", min=100)] = 1000,
+) -> None:
+    """Replay held-out shoppers through the ranking code; write uplift with intervals."""
+    from training.console import RichProgress, console
+    from training.evaluation.cli_commands import run_evaluate
+
+    with _clear_errors():
+        with RichProgress() as progress:
+            result = run_evaluate(
+                models,
+                data,
+                out,
+                formats=fmt,
+                cutoff=cutoff,
+                seed=seed,
+                max_requests=max_requests,
+                n_boot=n_boot,
+                progress=progress,
+            )
+        uplift = result.evaluation.scores.uplift
+        for row in uplift.filter(
+            (uplift["baseline"] == "popular")
+            & (uplift["k"] == 10)
+            & (uplift["strategy"] == "blend")
+        ).iter_rows(named=True):
+            console.print(
+                f"{row['task']:<11} {row['metric']:<17} blend/popular@10 = {row['value']:.2f}x "
+                f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+            )
+        typer.echo(result.html_path)
+
+
+@app.command()
+def ope(
+    log: Annotated[str, typer.Option("--log", help="OBD campaign dir, or recsvc store file/URL.")],
+    fmt: Annotated[str, typer.Option("--format", help="obd|recsvc")],
+    out: Annotated[Path, typer.Option("--out", help="JSON file to write.")] = Path("ope.json"),
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="obd: the evaluated policy's own log.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    n_boot: Annotated[int, typer.Option("--n-boot", min=100)] = 1000,
+) -> None:
+    """Off-policy estimates (IPS, SNIPS, DR) with 95 % intervals; printed and saved."""
+    import json
+
+    from training.evaluation.cli_commands import run_ope
+
+    with _clear_errors():
+        result = run_ope(log, fmt, out, truth_log=truth, n_boot=n_boot, seed=seed)
+        typer.echo(json.dumps(result, indent=1, sort_keys=True))
+        typer.echo(f"saved {out}")

@@ -104,6 +104,8 @@ def _value(default: Any, value: Any, where: str) -> Any:
         return _section(default, value, where)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)  # TOML and JSON have lists only
     if default is not None and not isinstance(value, type(default)):
         raise ConfigFileError(
             f"{where}: expected {type(default).__name__}, got {type(value).__name__} {value!r}"

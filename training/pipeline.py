@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ from recsvc.artifacts import Part
 from training.config import TrainingConfig
 from training.data.dataset import TrainingData, build_dataset
 from training.data.load import LoadedData, load_sources
+from training.data.schema import TS
 from training.export import Published, publish, stage_bundle
 from training.models import als, hybrid, itemknn, popularity, profiles, repurchase, rules, segments
 from training.stages import ProgressHook, SilentProgress, StageClock, StageTiming
@@ -47,14 +48,21 @@ def train(
     catalog_path: Path | None = None,
     progress: ProgressHook | None = None,
     created_at: datetime | None = None,
+    gate: Callable[[Path, TrainingData], None] | None = None,
+    erased_users: frozenset[str] = frozenset(),
 ) -> TrainResult:
-    """Train every model on `sources` and publish one verified bundle under `out_dir`."""
+    """Train every model on `sources` and publish one verified bundle under `out_dir`.
+
+    `gate` (e.g. `training.evaluation.gate.make_gate`) sees the staged bundle before it is
+    published and raises to keep it unpublished. `erased_users` (the service's erasure
+    list) are removed from the data and counted in the quality report."""
     clock = StageClock(hook=progress or SilentProgress())
     with clock.stage("load"):
         loaded = load_sources(
             [(s.path, s.format) for s in sources],
             window_days=window_days,
             catalog_path=catalog_path,
+            erased_users=erased_users,
         )
     with clock.stage("index"):
         data = build_dataset(loaded.events, loaded.catalog)
@@ -67,6 +75,8 @@ def train(
             manifest_fields=_manifest_fields(data, loaded, config, seed, window_days, parts),
             created_at=created_at or datetime.now(UTC),
         )
+        if gate is not None:
+            gate(staging, data)
         published = publish(staging, keep=config.export.keep)
     return TrainResult(published, clock.timings, loaded, _summary(data, parts))
 
@@ -104,7 +114,7 @@ def _manifest_fields(
     window_days: int | None,
     parts: Sequence[Part],
 ) -> dict[str, Any]:
-    start = data.events["timestamp"].min()
+    start = data.events[TS].dt.min()
     return {
         "data_window": {
             "start": str(start) if start is not None else None,
@@ -125,5 +135,5 @@ def _summary(data: TrainingData, parts: Sequence[Part]) -> dict[str, Any]:
         "items": data.n_items,
         "users": data.n_users,
         "rules": len(by_name["rules"].arrays["consequents"]),
-        "window": f"{data.events['timestamp'].min()} → {data.reference_time}",
+        "window": f"{data.events[TS].dt.min()} → {data.reference_time}",
     }

@@ -1,7 +1,8 @@
 """The app factory: `create_app(settings)` builds a FastAPI app; nothing happens at import.
 
 The lifespan loads the live bundle (refusing to start only when no valid bundle exists),
-opens the event store, starts the reload poller and the retention job, and stops them.
+opens the event store (an unavailable one answers 503 until it can be opened), starts the
+reload poller and the retention job, and stops them.
 Tests pass their own `store` (e.g. `open_store("memory://")`).
 """
 
@@ -19,10 +20,11 @@ from recsvc import __version__
 from recsvc.api.deps import ServiceState
 from recsvc.api.errors import install_error_handlers
 from recsvc.api.middleware import ServiceMiddleware
-from recsvc.api.routes import admin, events, ops, recommendations
+from recsvc.api.routes import admin, demo, events, ops, recommendations
 from recsvc.config import Settings
-from recsvc.events import EventStore, open_store
+from recsvc.events import EventStore
 from recsvc.events.impression_log import ImpressionLog
+from recsvc.events.reopening import ReopeningStore
 from recsvc.events.retention import RetentionJob
 from recsvc.live import BundleHolder
 from recsvc.logs import configure_logging
@@ -42,7 +44,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         configure_logging(settings.log_level)
         holder: BundleHolder[ServingIndex] = BundleHolder(settings.models_dir, build_index, metrics)
         holder.load_initial()
-        event_store = store or open_store(settings.event_store_url)
+        event_store = store or ReopeningStore(settings.event_store_url)
         impressions = ImpressionLog(event_store)
         retention = RetentionJob(event_store, settings.retention_days)
         app.state.recsvc = ServiceState(
@@ -73,6 +75,8 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     install_error_handlers(app)
     for router in (recommendations.router, events.router, admin.router, ops.router):
         app.include_router(router)
+    if settings.demo:
+        app.include_router(demo.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.cors_origins:

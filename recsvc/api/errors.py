@@ -37,8 +37,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: RecsvcError) -> JSONResponse:
         status = status_for(exc)
         if status >= 500:
+            route = request.scope.get("route")  # the template: a raw path may hold a user id
             log.error(
-                "request failed", extra={"error": type(exc).__name__, "path": request.url.path}
+                "request failed",
+                extra={"error": type(exc).__name__, "endpoint": getattr(route, "path", None)},
             )
         return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status)
 

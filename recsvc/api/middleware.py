@@ -10,15 +10,24 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recsvc.logs import REQUEST_ID
 from recsvc.metrics import Metrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 
 
-class BodyTooLargeError(Exception):
-    """The request body exceeded the configured limit while streaming."""
+class BodyTooLargeError(HTTPException):
+    """The request body exceeded the configured limit while streaming (no Content-Length).
+
+    An `HTTPException` (413) because FastAPI turns any other error raised while it reads the
+    body into "400 There was an error parsing the body"; this one it re-raises as is.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
 class ServiceMiddleware:
@@ -35,6 +44,7 @@ class ServiceMiddleware:
             return
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        REQUEST_ID.set(request_id)
         start = time.perf_counter()
         status = 500
         declared = _content_length(scope)
@@ -50,7 +60,7 @@ class ServiceMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_body_bytes)
             return message
 
         async def tagged_send(message: Message) -> None:
@@ -78,9 +88,7 @@ class ServiceMiddleware:
         self.metrics.requests.labels(endpoint, str(status)).inc()
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = json.dumps(
-            {"detail": f"request body exceeds the limit of {self.max_body_bytes} bytes"}
-        ).encode()
+        body = json.dumps({"detail": BodyTooLargeError(self.max_body_bytes).detail}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -143,3 +143,32 @@ class ReloadResponse(BaseModel):
 class UserDeletion(BaseModel):
     events: int
     impressions: int
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer (4xx, 5xx), including the 413 of the body limit."""
+
+    detail: str = Field(description="What is wrong and, where it helps, what to do.")
+    error: str | None = Field(
+        default=None, description="Domain error name, e.g. InvalidQueryError."
+    )
+    errors: list[str] | None = Field(
+        default=None, description="Request validation: one 'location: problem' per bad field."
+    )
+
+
+ERROR_STATUSES: dict[int, str] = {
+    400: "The body could not be read (e.g. not UTF-8).",
+    401: "Missing or wrong bearer token.",
+    403: "Admin endpoints are disabled: RECSVC_ADMIN_TOKEN is not set.",
+    413: "The body exceeds RECSVC_MAX_BODY_BYTES.",
+    422: "Invalid input; `detail` names each bad field and why.",
+    503: "No bundle is loaded, or the event store is unavailable; retry later.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting `statuses` with the `ErrorBody` schema."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_STATUSES[status]} for status in statuses
+    }

@@ -13,11 +13,14 @@ import queue
 import threading
 from collections.abc import Callable
 
-from recsvc.errors import EventStoreError
+from recsvc.errors import EventStoreError, EventStoreUnavailableError
 from recsvc.events.models import Impression
 from recsvc.events.store import EventStore
 
 log = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT_SECONDS = 2.0
+"""How long a request waits for pending impressions before answering 503."""
 
 
 class ImpressionLog:
@@ -45,9 +48,21 @@ class ImpressionLog:
             self.dropped += 1
             self._report("impression queue full; impression not logged")
 
-    def flush(self) -> None:
-        """Block until every impression submitted so far has been written (or failed)."""
-        self._queue.join()
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every impression submitted so far has been written (or failed).
+
+        Raises `EventStoreUnavailableError` after `timeout` seconds if some are still pending
+        (the store is locked or far behind), so a caller can answer 503 instead of hanging
+        for the store's busy timeout once per queued impression.
+        """
+        done = self._queue.all_tasks_done
+        with done:
+            if not done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout):
+                pending = self._queue.unfinished_tasks
+                raise EventStoreUnavailableError(
+                    f"the event store is behind: {pending} impressions still pending after "
+                    f"{timeout} s; retry later"
+                )
 
     def close(self) -> None:
         self._queue.put(None)

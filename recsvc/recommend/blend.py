@@ -4,6 +4,10 @@ For each seed s (weight w_s) and each evidence source q (weight W_q, `BlendWeigh
 - rules: single-item rules s → c, score = confidence × ln(lift);
 - itemknn / als: the stored top-N neighbours of s, score = similarity (negatives dropped);
 - hybrid: cosine of the hybrid item embeddings (`ServingIndex.hybrid_neighbors`).
+Each score is first multiplied by the candidate's popularity prior share(c) ** β
+(`PopularityIndex.share`, β = `BlendWeights.popularity`; β = 0 leaves scores as they are).
+With β = 0.5, a cosine over co-buyers, c(s, c) / √(b_s b_c), becomes ∝ c(s, c) / √b_s:
+candidates rank by how often they are bought with s, i.e. by P(c | s).
 Contribution of candidate c = W_q × w_s × score / (best score of q for s, before filters).
 A candidate's blended score is the sum of its contributions; its strategy and reason are
 those of its largest contribution (ties: earlier source in `ITEM_SOURCES`, then earlier
@@ -63,19 +67,21 @@ def _evidence(
     return Evidence(items, contrib, np.full(len(items), code, np.int64), seed, ref)
 
 
-def _rules(index: ServingIndex, seeds: Seeds, weight: float) -> Evidence:
+def _rules(index: ServingIndex, seeds: Seeds, weight: float, prior: FloatArray) -> Evidence:
     owner, rows = single_rules(index.rules, seeds.items)
-    strength = index.rules.strength[rows]
+    strength = index.rules.strength[rows] * prior[index.rules.consequents[rows]]
     best = np.zeros(len(seeds.items))
     np.maximum.at(best, owner, strength)
     contrib = weight * seeds.weights[owner] * strength / best[owner]
     return _evidence(index.rules.consequents[rows], contrib, _RULES, owner, rows)
 
 
-def _neighbors(neighbors: Neighbors, seeds: Seeds, code: int, weight: float) -> Evidence:
+def _neighbors(
+    neighbors: Neighbors, seeds: Seeds, code: int, weight: float, prior: FloatArray
+) -> Evidence:
     """Evidence from neighbour rows of the seeds (`neighbors` row i belongs to seed i)."""
     items = neighbors.items
-    scores = np.maximum(neighbors.scores, 0.0)
+    scores = np.maximum(neighbors.scores, 0.0) * np.where(items >= 0, prior[items], 0.0)
     best = scores.max(axis=1, keepdims=True, initial=0.0)
     norm = np.divide(scores, best, out=np.zeros_like(scores), where=best > 0)
     contrib = weight * seeds.weights[:, None] * norm
@@ -94,15 +100,18 @@ def gather(
     """Evidence of every source with a positive weight, restricted to allowed items that
     are not the seed they came from."""
     parts: list[Evidence] = []
+    prior = index.popularity.share**weights.popularity
     if weights.rules > 0:
-        parts.append(_rules(index, seeds, weights.rules))
+        parts.append(_rules(index, seeds, weights.rules, prior))
     if weights.itemknn > 0:
-        parts.append(_neighbors(_rows(index.itemknn, seeds), seeds, _ITEMKNN, weights.itemknn))
+        knn = _rows(index.itemknn, seeds)
+        parts.append(_neighbors(knn, seeds, _ITEMKNN, weights.itemknn, prior))
     if weights.als > 0:
-        parts.append(_neighbors(_rows(index.als_neighbors, seeds), seeds, _ALS, weights.als))
+        als = _rows(index.als_neighbors, seeds)
+        parts.append(_neighbors(als, seeds, _ALS, weights.als, prior))
     if weights.hybrid > 0:
         hybrid = index.hybrid_neighbors.rows(seeds.items)
-        parts.append(_neighbors(hybrid, seeds, _HYBRID, weights.hybrid))
+        parts.append(_neighbors(hybrid, seeds, _HYBRID, weights.hybrid, prior))
     if not parts:
         none = np.zeros(0, np.int64)
         return Evidence(none, np.zeros(0), none, none, none)

@@ -51,9 +51,10 @@ def allowed_mask(index: ServingIndex, filters: Filters) -> BoolArray:
     if filters.category:
         allowed &= category_mask(index, filters.category)
     as_stored = catalog.prices.dtype.type  # 1.65 must match a float32 1.65 in the bundle
-    if filters.price_min is not None:
-        allowed &= catalog.prices >= as_stored(filters.price_min)
-    if filters.price_max is not None:
-        allowed &= catalog.prices <= as_stored(filters.price_max)
+    with np.errstate(over="ignore"):  # a bound past float32's range is ±inf: the same band
+        if filters.price_min is not None:
+            allowed &= catalog.prices >= as_stored(filters.price_min)
+        if filters.price_max is not None:
+            allowed &= catalog.prices <= as_stored(filters.price_max)
     allowed[known_items(index, filters.exclude)] = False
     return allowed

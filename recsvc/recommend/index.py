@@ -94,12 +94,17 @@ class UserFeatures:
 
 @dataclass(frozen=True)
 class PopularityIndex:
-    """Global and trending rankings, and rankings per group key (`POPULARITY_GROUPS`)."""
+    """Global and trending rankings, and rankings per group key (`POPULARITY_GROUPS`).
+
+    `share[i]` = (global score of i + 1) / (best global score + 1), in (0, 1]: a smoothed
+    popularity prior per item (items outside the global ranking score 0), see `blend`.
+    """
 
     global_: Ranked
     trending: Ranked
     groups: Mapping[str, Mapping[str, Ranked]]
     window_days: int | None
+    share: FloatArray
 
 
 @dataclass(frozen=True)
@@ -262,12 +267,23 @@ def _popularity(part: LoadedPart, n_items: int) -> PopularityIndex:
             for g, name in enumerate(names)
         }
     window = part.meta.get("window_days")
+    global_ = _ranked(part["global_items"], part["global_scores"], n_items, "global")
     return PopularityIndex(
-        global_=_ranked(part["global_items"], part["global_scores"], n_items, "global"),
+        global_=global_,
         trending=_ranked(part["trending_items"], part["trending_scores"], n_items, "trending"),
         groups=groups,
         window_days=int(window) if isinstance(window, int | float) else None,
+        share=_share(global_, n_items),
     )
+
+
+def _share(ranked: Ranked, n_items: int) -> FloatArray:
+    """The smoothed popularity prior of `PopularityIndex.share`."""
+    scores = np.zeros(n_items)
+    items, values = ranked
+    scores[items] = np.maximum(values, 0.0)
+    share: FloatArray = (scores + 1.0) / (scores.max(initial=0.0) + 1.0)
+    return share
 
 
 def _repurchase(part: LoadedPart, level1: NDArray[np.str_]) -> RepurchaseIndex:

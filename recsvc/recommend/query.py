@@ -41,6 +41,11 @@ def _check_k(k: object) -> None:
         raise InvalidQueryError(f"k: expected an integer within {K_MIN}..{K_MAX}, got {k!r}")
 
 
+def _check_now(now: object) -> None:
+    if isinstance(now, bool) or not isinstance(now, int) or now < 0:
+        raise InvalidQueryError(f"now: expected unix seconds ≥ 0, got {now!r}")
+
+
 @dataclass(frozen=True)
 class Context:
     """Where and when the request happens; "" means unknown.
@@ -117,7 +122,9 @@ class Activity:
 @dataclass(frozen=True)
 class RelatedQuery:
     """ "Customers also bought" for one item. `recent` seeds extra (lower-weight) candidates;
-    a known `user_id` excludes the items that user bought and would not buy again."""
+    a known `user_id` excludes the items that user bought and would not buy again. `now`
+    (unix seconds, as in `UserQuery`) lets history sources such as "buy_again" rank the
+    known user's own purchases; without it they give nothing."""
 
     item_id: str
     k: int = DEFAULT_K
@@ -126,6 +133,7 @@ class RelatedQuery:
     user_id: str | None = None
     recent: tuple[Activity, ...] = ()
     demote: frozenset[str] = frozenset()
+    now: int | None = None
 
     def __post_init__(self) -> None:
         check_id(self.item_id, "item_id")
@@ -133,6 +141,8 @@ class RelatedQuery:
         if self.user_id is not None:
             check_id(self.user_id, "user_id")
         _check_ids(self.demote, "demote")
+        if self.now is not None:
+            _check_now(self.now)
 
 
 @dataclass(frozen=True)
@@ -177,8 +187,7 @@ class UserQuery:
             check_id(self.user_id, "user_id")
         if self.session_id is not None:
             check_id(self.session_id, "session_id")
-        if isinstance(self.now, bool) or not isinstance(self.now, int) or self.now < 0:
-            raise InvalidQueryError(f"now: expected unix seconds ≥ 0, got {self.now!r}")
+        _check_now(self.now)
         _check_k(self.k)
         _check_ids(self.demote, "demote")
 

@@ -22,14 +22,16 @@ def related(
     index: ServingIndex, query: RelatedQuery, config: RankingConfig = DEFAULT_CONFIG
 ) -> Recommendation:
     """Items bought with `query.item_id`: `config.related_chain` (default: the blend of
-    rules, item-kNN, ALS and hybrid neighbours, see `recsvc.recommend.blend`), topped up by
+    rules, item-kNN, ALS and hybrid neighbours, see `recsvc.recommend.blend`, then the
+    known user's own "buy_again" items when `query.now` is given), topped up by
     `config.fallback` (popular in the context's category, else the item's most specific
     category; then global popularity).
 
     Never returns the item itself, excluded or filtered items, the context's cart items,
     nor items the known user bought and would not buy again or just bought (recent
-    activity). An unknown item gets only the fallback: strategies "popular_in_category"
-    (when `context.category` is given) and "popular".
+    activity; with `query.now`, unless due again). An unknown item gets only the
+    fallback: strategies "popular_in_category" (when `context.category` is given) and
+    "popular".
     """
     item = index.catalog.position.get(query.item_id)
     user = resolve_user(index, query.user_id)
@@ -43,9 +45,11 @@ def related(
         filters=query.filters,
         demote=query.demote,
         seeds=NO_ITEMS if item is None else np.array([item], dtype=np.int64),
-        blocked=never_again(index, config.repurchase, history, None),
+        blocked=never_again(index, config.repurchase, history, query.now),
         recent=recent,
         user=user,
+        history=history,
+        now=query.now,
         category="" if item is None else most_specific_category(index, item),
     )
     steps = () if item is None else config.related_chain

@@ -231,10 +231,7 @@
     event.type = type;
     event.item_id = itemId;
     event.timestamp = new Date().toISOString();
-    var extra = compact(details || {});
-    Object.keys(extra).forEach(function (key) {
-      event[key] = extra[key];
-    });
+    Object.assign(event, compact(details || {}));
     queue.push(event);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
     if (flushTimer === null) {
@@ -344,10 +341,7 @@
     if (placement === "related") {
       var item = option(container, "item", "");
       if (!item) throw new Error("data-recsvc-item is required for placement related");
-      var params = { k: k, user_id: user, session_id: anonymousId() };
-      Object.keys(context).forEach(function (key) {
-        params[key] = context[key];
-      });
+      var params = Object.assign({ k: k, user_id: user, session_id: anonymousId() }, context);
       params.category = option(container, "category", "");
       return {
         url: base + "/v1/items/" + encodeURIComponent(item) + "/related?" + query(params),
@@ -372,10 +366,7 @@
       };
     }
     if (placement === "next") {
-      var nextParams = { k: k, session_id: anonymousId() };
-      Object.keys(context).forEach(function (key) {
-        nextParams[key] = context[key];
-      });
+      var nextParams = Object.assign({ k: k, session_id: anonymousId() }, context);
       var path = encodeURIComponent(user || anonymousId());
       return {
         url: base + "/v1/users/" + path + "/recommendations?" + query(nextParams),

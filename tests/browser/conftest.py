@@ -2,12 +2,13 @@
 (`/usr/bin/chromium`, installed by scripts/install-browser.sh) driven by Playwright. No
 browser is ever downloaded: Playwright launches that binary through `executable_path`.
 
-The service is `uvicorn recsvc.main:app` on a free loopback port, serving the tiny bundle
-of tests/recsvc/bundle_builder.py in demo mode, with a single experiment arm (the model,
-so that answers are the known ones), CORS open to the `shop` (a third-party site on
-another loopback port, serving pages the tests write) and a SQLite event store that the
-tests read back. The shop is a real server rather than Playwright routing because Chromium
-treats routed documents as public and refuses their requests to loopback addresses.
+The service is `recsvc serve` (run as `python -m training serve`) on a free loopback port,
+serving the tiny bundle of tests/recsvc/bundle_builder.py in demo mode, with a single
+experiment arm (the model, so that answers are the known ones), CORS open to the `shop`
+(a third-party site on another loopback port, serving pages the tests write) and a SQLite
+event store that the tests read back. The shop is a real server rather than Playwright
+routing because Chromium treats routed documents as public and refuses their requests to
+loopback addresses.
 """
 
 from __future__ import annotations
@@ -52,12 +53,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "reports" / "screenshots"
 START_TIMEOUT_S = 30.0
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "browser: end-to-end tests in Chromium against the real service"
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -122,10 +117,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _service_env(models: Path, store_url: str, shop_origin: str) -> dict[str, str]:
+def _service_env(store_url: str, shop_origin: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RECSVC_")}
     env.update(
-        RECSVC_MODELS_DIR=str(models),
         RECSVC_DEV_MODE="true",
         RECSVC_DEMO="true",
         RECSVC_EVENT_STORE_URL=store_url,
@@ -164,21 +158,12 @@ def service(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator[Se
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "service.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "devapp:app",
-        "--app-dir",
-        "/tmp/wdev",
-        "--host",
-        "127.0.0.1",
-    ]  # DEVTMP
+    command = [sys.executable, "-m", "training", "serve", "--models", str(models)]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*command, "--port", str(port), "--log-level", "warning"],
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
             cwd=root,  # no stray .env of the working tree
-            env=_service_env(models, store_url, shop.origin),
+            env=_service_env(store_url, shop.origin),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -192,6 +177,20 @@ def service(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator[Se
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def demo(service: Service) -> str:
+    """Base URL of the demo storefront (`/demo/`), which demo mode must serve."""
+    url = f"{service.url}/demo/"
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        pytest.fail(
+            f"GET /demo/ answered {exc.code}: create_app must include "
+            "recsvc.api.routes.demo.router when settings.demo (RECSVC_DEMO=true)"
+        )
+    return url
 
 
 @dataclass(frozen=True)

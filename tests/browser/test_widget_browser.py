@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.recsvc.bundle_builder import TINY_ITEMS
+from tests.recsvc.bundle_builder import TINY_GLOBAL, TINY_ITEMS, TINY_USERS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request, Route
@@ -69,10 +69,25 @@ def shop_page(
     )
 
 
+def test_demo_catalog_lists_the_bundle_by_popularity(service: Service, demo: str) -> None:
+    everything = service.get_json("/demo/api/catalog?limit=100")
+    assert everything["model_version"] == "tiny-1"
+    assert [item["item_id"] for item in everything["items"]] == [
+        TINY_ITEMS[index][0] for index in TINY_GLOBAL
+    ]
+    mugs = service.get_json("/demo/api/catalog?q=mug&limit=1")
+    assert (mugs["total"], mugs["items"][0]["name"]) == (2, "TEA MUG")  # TEA before COFFEE
+    [plant_pot] = service.get_json("/demo/api/catalog?q=i10")["items"]
+    assert (plant_pot["price"], plant_pot["category"]) == (None, ["Garden", "Pots"])
+    users = service.get_json("/demo/api/users?limit=2")["users"]
+    assert [user["user_id"] for user in users] == ["u1", "u2"]  # the longest histories
+    assert users[0]["items_bought"] == len(TINY_USERS[0][3])
+
+
 def test_product_page_shows_related_items_from_the_service(
-    page: Page, service: Service, screenshots: Path
+    page: Page, demo: str, screenshots: Path
 ) -> None:
-    page.goto(f"{service.url}/demo/product.html?item=i00")
+    page.goto(f"{demo}product.html?item=i00")
     page.locator(f"#related{READY}").wait_for()
 
     ids = card_ids(page, "#related")
@@ -87,7 +102,9 @@ def test_product_page_shows_related_items_from_the_service(
     page.screenshot(path=screenshots / "product.png", full_page=True)
 
 
-def test_click_is_beaconed_with_its_recommendation_id(page: Page, service: Service) -> None:
+def test_click_is_beaconed_with_its_recommendation_id(
+    page: Page, service: Service, demo: str
+) -> None:
     sent: list[tuple[str, str | None, dict[str, Any]]] = []
 
     def record(route: Route) -> None:
@@ -97,7 +114,7 @@ def test_click_is_beaconed_with_its_recommendation_id(page: Page, service: Servi
         route.continue_()
 
     page.route("**/v1/events", record)
-    page.goto(f"{service.url}/demo/product.html?item=i00")
+    page.goto(f"{demo}product.html?item=i00")
     page.locator(f"#related{READY}").wait_for()
     shown = recommendation_id(page, "#related")
     first = card_ids(page, "#related")[0]
@@ -120,9 +137,9 @@ def test_click_is_beaconed_with_its_recommendation_id(page: Page, service: Servi
 
 
 def test_cart_completion_excludes_the_cart_and_orders_are_reported(
-    page: Page, service: Service, screenshots: Path
+    page: Page, service: Service, demo: str, screenshots: Path
 ) -> None:
-    page.goto(f"{service.url}/demo/product.html?item=i00")
+    page.goto(f"{demo}product.html?item=i00")
     page.locator("#add-to-cart").click()
     page.locator(f"#related{READY}").wait_for()
     clicked_from = recommendation_id(page, "#related")
@@ -131,7 +148,7 @@ def test_cart_completion_excludes_the_cart_and_orders_are_reported(
     page.locator("#add-to-cart").click()
     assert page.locator("#cart-count").inner_text() == "2"
 
-    page.goto(f"{service.url}/demo/cart.html")
+    page.goto(f"{demo}cart.html")
     page.locator(f"#complete{READY}").wait_for()
     suggested = card_ids(page, "#complete")
     assert not {"i00", "i01"} & set(suggested)
@@ -150,9 +167,9 @@ def test_cart_completion_excludes_the_cart_and_orders_are_reported(
 
 
 def test_home_page_recommends_for_the_chosen_shopper(
-    page: Page, service: Service, screenshots: Path
+    page: Page, demo: str, screenshots: Path
 ) -> None:
-    page.goto(f"{service.url}/demo/")
+    page.goto(demo)
     page.locator(f"#for-you{READY}").wait_for()
     assert page.locator("#products .product-card").count() == len(TINY_ITEMS)
 

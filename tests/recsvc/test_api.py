@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from recsvc.api.app import create_app
 from recsvc.artifacts import write_current
 from recsvc.config import Settings
-from recsvc.events import open_store
 from recsvc.experiments import Arm
 
 TOKEN = "test-admin-token-0123456789"

@@ -103,7 +103,9 @@ def test_held_out_purchases_score_above_random_items(retail_holdout: HeldOut) ->
     part = als.fit(retail_holdout.train, AlsConfig(factors=32, iterations=10), seed=0)
     users, items = part.arrays["user_factors"], part.arrays["item_factors"]
     hit_rate = retail_holdout.hit_rate(lambda user: items @ users[user], k=20)
+    popular = retail_holdout.bought.sum(axis=0).astype(np.float64)
     assert hit_rate > 4 * retail_holdout.chance(20)
+    assert hit_rate > retail_holdout.hit_rate(lambda user: popular, k=20)
 
 
 @pytest.mark.realdata

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from numpy.typing import NDArray
 
 from recsvc.artifacts import Part
@@ -20,6 +23,7 @@ from tests.training.fixtures_models import Ev, assert_matches_contract, tiny_dat
 from training.data.dataset import TrainingData
 from training.models import itemknn
 from training.models.itemknn import ItemKnnConfig
+from training.models.neighbors import top_n_table
 
 
 @pytest.fixture(scope="module", params=sorted(itemknn.SIMILARITIES))
@@ -51,6 +55,26 @@ def test_unbought_item_has_no_neighbours(two_clusters: TrainingData, tiny_part: 
     (cold,) = item_indices(two_clusters, ("z",))
     assert (tiny_part.arrays["neighbors"][cold] == -1).all()
     assert cold not in tiny_part.arrays["neighbors"]
+
+
+@st.composite
+def _similarities(draw: st.DrawFn) -> NDArray[np.float32]:
+    """Square matrices of few distinct values (-1..2), so most rows tie at the cut."""
+    n = draw(st.integers(1, 9))
+    values: NDArray[np.int8] = draw(arrays(np.int8, (n, n), elements=st.integers(-1, 2)))
+    return values.astype(np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=_similarities(), n_neighbors=st.integers(1, 10))
+def test_top_n_table_matches_brute_force(values: NDArray[np.float32], n_neighbors: int) -> None:
+    neighbors, scores = top_n_table(lambda a, b: values[a:b], len(values), n_neighbors)
+    for item, row in enumerate(values):
+        ranked = sorted((-row[j], j) for j in range(len(row)) if j != item and row[j] > 0)
+        expected = [j for _, j in ranked[:n_neighbors]]
+        assert neighbors[item].tolist() == expected + [-1] * (n_neighbors - len(expected))
+        np.testing.assert_array_equal(scores[item, : len(expected)], values[item, expected])
+    assert_neighbour_table(neighbors, scores)
 
 
 def _oracle_cosine(bought: NDArray[np.bool_], item: int, n: int) -> list[int]:

@@ -19,6 +19,8 @@ from mlxtend.frequent_patterns import association_rules, fpgrowth
 from mlxtend.preprocessing import TransactionEncoder
 
 from tests.training.fixtures_models import Ev, assert_matches_contract, tiny_data
+from training.data.dataset import TrainingData
+from training.data.matrices import basket_item_matrix
 from training.errors import ModelFitError
 from training.models.rules import RulesConfig, RuleSet, fit, mine_rules, rules_to_csv
 
@@ -407,3 +409,25 @@ def test_groceries_rules_equal_mlxtend_with_exact_counts() -> None:
     assert len(expected) == 410
     assert any(5 * count == 4 * round(count / conf) for count, _, conf, *_ in expected.values())
     assert_same_rules(rule_table(rule_set, names), expected, tol=1e-9)
+
+
+def test_fit_raises_a_support_that_would_explode_and_reports_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 30 identical orders of 8 items plus 30 single-item orders: at support 0.1 every one of
+    # the C(8,2) = 28 pairs is frequent, so the size-3 join has 56 candidates.
+    events = [Ev(None, f"x{i}", 0, order=f"big{o}") for o in range(30) for i in range(8)]
+    events += [Ev(None, "lone", 0, order=f"small{o}") for o in range(30)]
+    data = tiny_data(events)
+    monkeypatch.setattr("training.models.itemsets.MAX_CANDIDATES", 50)
+    config = RulesConfig(min_support=0.1, min_confidence=0.5, max_len=4)
+    with pytest.raises(ModelFitError, match="candidate itemsets of size 3"):
+        mine_rules(data_baskets(data), **{**config.__dict__})
+    part = fit(data, config)
+    # 0.1 -> 0.2 -> 0.4 -> 0.8 (above 30/60 = 0.5 nothing is frequent any more)
+    assert part.meta["effective_min_support"] == 0.8
+    assert len(part.arrays["consequents"]) == 0
+
+
+def data_baskets(data: TrainingData) -> sp.csr_matrix:
+    return basket_item_matrix(data.events, data.n_items)

@@ -23,8 +23,8 @@ import polars as pl
 from training.data.adapters import ATTRIBUTE_SCHEMA, SourceFrame, get_adapter
 from training.data.adapters.base import INFO_COUNTS
 from training.data.catalog import build_catalog
-from training.data.quality import OUTSIDE_WINDOW, QualityReport
-from training.data.schema import EVENT_SCHEMA, TS
+from training.data.quality import ERASED_USER, OUTSIDE_WINDOW, QualityReport
+from training.data.schema import EVENT_SCHEMA, TS, USER
 from training.data.split import holdout_window
 from training.errors import EmptyDataError
 
@@ -73,6 +73,7 @@ def load_sources(
     *,
     window_days: int | None = None,
     catalog_path: Path | None = None,
+    erased_users: frozenset[str] = frozenset(),
 ) -> LoadedData:
     """Read every (path, adapter name) source; see the module docstring for the rules.
 
@@ -91,6 +92,8 @@ def load_sources(
     if window_days is not None:
         window_start = holdout_window(events, window_days)
         events = _apply_window(events, window_start, report)
+    if erased_users:
+        events = _drop_erased(events, erased_users, report)
     rows_used = _rows_per_file(events)
     read = tuple(
         SourceFile(
@@ -155,6 +158,16 @@ def _apply_window(events: pl.DataFrame, start: datetime, report: QualityReport) 
     for index, rows in _rows_per_file(events.filter(~inside)).items():
         report.files[index].note(OUTSIDE_WINDOW, rows)
     return events.filter(inside)
+
+
+def _drop_erased(
+    events: pl.DataFrame, erased: frozenset[str], report: QualityReport
+) -> pl.DataFrame:
+    """Remove every event of a user erased through the service (`DELETE /v1/users/{id}`)."""
+    gone = pl.col(USER).is_in(sorted(erased))
+    for index, rows in _rows_per_file(events.filter(gone)).items():
+        report.files[index].note(ERASED_USER, rows)
+    return events.filter(~gone.fill_null(False))
 
 
 def _rows_per_file(events: pl.DataFrame) -> dict[int, int]:

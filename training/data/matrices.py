@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -48,20 +48,17 @@ class ConfidenceWeights:
     click: float = 1.0
     view: float = 0.5
     half_life_days: float = 180.0  # an event loses half its weight every half-life
-    weights: dict[str, float] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "weights",
-            {
-                "purchase": self.purchase,
-                "bid": self.bid,
-                "click": self.click,
-                "view": self.view,
-                "return": -self.purchase,
-            },
-        )
+    @property
+    def by_event(self) -> dict[str, float]:
+        """Event type -> weight; a return cancels a purchase."""
+        return {
+            "purchase": self.purchase,
+            "bid": self.bid,
+            "click": self.click,
+            "view": self.view,
+            "return": -self.purchase,
+        }
 
 
 def user_item_confidence(data: TrainingData, weights: ConfidenceWeights) -> sp.csr_matrix:
@@ -77,7 +74,7 @@ def user_item_confidence(data: TrainingData, weights: ConfidenceWeights) -> sp.c
         data.events.filter(pl.col(USER_IDX).is_not_null())
         .with_columns(
             (
-                pl.col(EVENT).cast(pl.String).replace_strict(weights.weights, default=0.0)
+                pl.col(EVENT).cast(pl.String).replace_strict(weights.by_event, default=0.0)
                 * (0.5 ** (age_days / weights.half_life_days))
             ).alias("_w")
         )

@@ -20,6 +20,7 @@ from rich.text import Text
 RETURNS = "returns"
 ANONYMOUS = "anonymous"
 OUTSIDE_WINDOW = "outside window"
+ERASED_USER = "erased user (privacy request)"
 INFO_KINDS = (RETURNS, ANONYMOUS, OUTSIDE_WINDOW)
 
 

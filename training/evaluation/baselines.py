@@ -31,7 +31,9 @@ _DAY: Final = "_day"
 _BUYER: Final = "_buyer"
 
 
-def daily_best_sellers(events: pl.DataFrame, days: pl.Series, *, window: int, depth: int) -> pl.DataFrame:
+def daily_best_sellers(
+    events: pl.DataFrame, days: pl.Series, *, window: int, depth: int
+) -> pl.DataFrame:
     """For each date in `days`: the `depth` items with most distinct buyers among the
     purchase lines dated in [day − window, day). Columns: _day, item_id, buyers, rank
     (1-based); days without any purchase in their window have no rows."""
@@ -69,7 +71,7 @@ def todays_deals(
     the top `k` daily best sellers of its day (see `daily_best_sellers`) that are not
     among its seeds. Columns: request_id, strategy, rank, item_id."""
     day = pl.col(TS).dt.date().alias(_DAY)
-    depth = k + int(requests[SEEDS].list.len().max() or 0)
+    depth = k + max(requests[SEEDS].list.len().to_list(), default=0)
     best = daily_best_sellers(events, requests.select(day)[_DAY], window=window, depth=depth)
     return (
         requests.select(REQUEST, day, SEEDS)

@@ -67,7 +67,10 @@ def replicate_sums(columns: NDArray[np.float64], *, n_boot: int, seed: int) -> N
     return sums
 
 
-def _interval(estimate: float, replicates: NDArray[np.float64], alpha: float) -> Interval:
+def percentile_interval(
+    estimate: float, replicates: NDArray[np.float64], alpha: float = 0.05
+) -> Interval:
+    """`estimate` with the (α/2, 1 − α/2) percentiles of `replicates` (NaNs left out)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     low, high = np.nanquantile(replicates, [alpha / 2, 1 - alpha / 2])
@@ -92,7 +95,7 @@ def bootstrap_rate_ci(
     with np.errstate(divide="ignore", invalid="ignore"):
         replicates = sums[:, 0] / sums[:, 1]
     estimate = float(columns[:, 0].sum() / columns[:, 1].sum())
-    return _interval(estimate, replicates, alpha)
+    return percentile_interval(estimate, replicates, alpha)
 
 
 def bootstrap_ci(
@@ -151,4 +154,4 @@ def bootstrap_ratio_ci(
     with np.errstate(divide="ignore", invalid="ignore"):
         replicates = (sums[:, 0] / sums[:, 1]) / (sums[:, 2] / sums[:, 3])
     estimate = float((totals[0] / totals[1]) / (totals[2] / totals[3]))
-    return _interval(estimate, replicates, alpha)
+    return percentile_interval(estimate, replicates, alpha)

@@ -301,3 +301,33 @@ def empirical_action_dist(feedback: LoggedFeedback) -> NDArray[np.float64]:
         )
     dist: NDArray[np.float64] = (shown / per_position)[None, :, :]
     return dist
+
+
+def arm_values(
+    feedback: LoggedFeedback,
+    in_arm: NDArray[np.bool_],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, Interval]:
+    """IPS and SNIPS of "serve every round with one experiment arm" from a log whose
+    rounds drew their arm at random (recsvc's impression log).
+
+    The arm is the action: π(row) = 1 for the rows of rounds that arm served
+    (`in_arm`, shape (n_rows,)), 0 otherwise, and `pscore` is the arm's assignment
+    probability, so wᵢ = 1[in_arm]ᵢ / pscoreᵢ and the estimates are the IPS / SNIPS
+    formulas of the module docstring, reward per impression. DR is not offered: its
+    direct term needs the slates the arm would have served in the other arms' rounds.
+    """
+    if in_arm.shape != feedback.reward.shape:
+        raise ValueError(f"in_arm must have shape {feedback.reward.shape}, got {in_arm.shape}")
+    w = in_arm.astype(np.float64) / feedback.pscore
+    terms = {
+        "ips": _Terms(w * feedback.reward, np.ones(feedback.n_rows)),
+        "snips": _Terms(w * feedback.reward, w),
+    }
+    return {
+        name: _estimate(feedback, term, n_boot=n_boot, seed=seed, alpha=alpha)
+        for name, term in terms.items()
+    }

@@ -43,6 +43,7 @@ from recsvc.recommend import (
     RankingConfig,
     Recommendation,
     RelatedQuery,
+    RepurchaseConfig,
     ServingIndex,
     Step,
     UserQuery,
@@ -52,7 +53,7 @@ from recsvc.recommend import (
 from training.data.schema import COUNTRY, EVENT, HOUR, ITEM, SESSION, TS, USER
 from training.evaluation.baselines import DEALS, todays_deals
 from training.evaluation.metrics import IS_NEW, RANK, REQUEST, SEGMENT, STRATEGY
-from training.evaluation.tasks import NEXT_ORDER, RECENT, RELATED, SEEDS, TASKS, TaskSet
+from training.evaluation.tasks import RECENT, RELATED, SEEDS, TASKS, TaskSet
 
 LIST_K: Final = "list_k"
 SOURCE: Final = "source"
@@ -81,20 +82,31 @@ class Strategy:
     tasks: tuple[str, ...] = TASKS
 
 
-def _item_weights(**on: float) -> BlendWeights:
-    """Blend weights with every item-to-item source off except those given."""
-    off = dict.fromkeys(("rules", "itemknn", "als", "hybrid"), 0.0)
-    return replace(BlendWeights(), **{**off, **on})
+# The single models run as they come, without the tuning of `DEFAULT_CONFIG`: no
+# popularity prior on item neighbours, the plain buy-again score.
+PLAIN_REPURCHASE: Final = RepurchaseConfig(repeat_rate_exponent=0.0, preference_weight=0.0)
 
 
-def _single(step: str, *, blend: BlendWeights | None = None, **fields: Any) -> RankingConfig:
-    """One step for every next-order chain and `related_blend` with `blend` for related
-    items; global popularity tops the list up."""
-    chain = (Step(step),)
+def _item_weights(
+    *, rules: float = 0.0, itemknn: float = 0.0, als: float = 0.0, hybrid: float = 0.0
+) -> BlendWeights:
+    """Blend weights with every item-to-item source off except those given, no prior."""
+    return replace(
+        BlendWeights(), rules=rules, itemknn=itemknn, als=als, hybrid=hybrid, popularity=0.0
+    )
+
+
+def _single(
+    user_step: str, item_step: str = "related_blend", *, blend: BlendWeights, **fields: Any
+) -> RankingConfig:
+    """`user_step` alone in every next-order chain, `item_step` alone for related items,
+    global popularity to top the list up."""
+    chain = (Step(user_step),)
     return RankingConfig(
-        blend=blend or _item_weights(),
+        blend=blend,
+        repurchase=PLAIN_REPURCHASE,
         mix=MixConfig(segments={}, default=chain, cold_start=chain),
-        related_chain=(Step("related_blend"),),
+        related_chain=(Step(item_step),),
         fallback=("popular",),
         **fields,
     )
@@ -103,14 +115,15 @@ def _single(step: str, *, blend: BlendWeights | None = None, **fields: Any) -> R
 STRATEGIES: Final[Mapping[str, Strategy]] = {
     s.name: s
     for s in (
-        Strategy("blend", "the service's model arm (recsvc.recommend.DEFAULT_CONFIG)", DEFAULT_CONFIG),
+        Strategy(
+            "blend", "the service's model arm (recsvc.recommend.DEFAULT_CONFIG)", DEFAULT_CONFIG
+        ),
         Strategy("popular", "global popularity, the service's control arm", POPULAR_CONFIG),
         Strategy(DEALS, "today's deals: most bought in the 7 days before the request's day"),
         Strategy(
             "buy_again",
             "the shopper's own purchases by orders and recency, then popularity",
-            _single("buy_again"),
-            (NEXT_ORDER,),
+            _single("buy_again", "buy_again", blend=_item_weights()),
         ),
         Strategy(
             "rules",
@@ -199,7 +212,12 @@ def _ranker(index: ServingIndex, task: str, row: Mapping[str, Any], k: int) -> R
     recent = _activities(row)
     if task == RELATED:
         query = RelatedQuery(
-            row[SEEDS][0], k=k, context=_context(row, "product"), user_id=row[USER], recent=recent
+            row[SEEDS][0],
+            k=k,
+            context=_context(row, "product"),
+            user_id=row[USER],
+            recent=recent,
+            now=int(row[TS].timestamp()),
         )
         return lambda config: related(index, query, config)
     user = UserQuery(
@@ -226,21 +244,20 @@ def replay_task(
     `events` is the full event log, read by the deals baseline only.
     """
     top = max(ks)
-    ranked = [s for s in strategies if s.config is not None]
+    ranked = [(s.name, s.config) for s in strategies if s.config is not None]
     lists = _Lists()
     for row in task.requests.iter_rows(named=True):
         for k in ks:
             rank = _ranker(index, task.name, row, k)
-            for strategy in ranked:
-                assert strategy.config is not None
-                if k == top or not nested(strategy.config, task.name):
-                    lists.add(row[REQUEST], strategy.name, k, rank(strategy.config))
+            for name, config in ranked:
+                if k == top or not nested(config, task.name):
+                    lists.add(row[REQUEST], name, k, rank(config))
     served = lists.frame()
     if any(s.name == DEALS for s in strategies):
         deals = todays_deals(events, task.requests, k=top).with_columns(
             pl.lit(top).alias(LIST_K), pl.lit(DEALS).alias(SOURCE)
         )
-        served = pl.concat([served, deals.select(SERVED_SCHEMA.names()).cast(dict(SERVED_SCHEMA))])
+        served = pl.concat([served, deals.select(SERVED_SCHEMA.names()).cast(SERVED_SCHEMA)])
     return _with_slices(_expand_nested(served, strategies, task.name, ks), task.requests, index)
 
 

@@ -64,20 +64,19 @@ _BID_EVENTS: Final = ("bid", "purchase")
 _ACTIVITY: Final = {"view": "view", "click": "view", "bid": "bid", "purchase": "purchase"}
 
 RECENT_TYPE: Final = pl.List(pl.Struct({ITEM: pl.String, EVENT: pl.String, TS: pl.Int64}))
-REQUEST_SCHEMA: Final = pl.Schema(
-    {
-        REQUEST: pl.String,
-        TASK: pl.String,
-        USER: pl.String,
-        SESSION: pl.String,
-        TS: pl.Datetime("us", "UTC"),
-        COUNTRY: pl.String,
-        HOUR: pl.Int8,
-        SEEDS: pl.List(pl.String),
-        IS_NEW: pl.Boolean,
-        RECENT: RECENT_TYPE,
-    }
-)
+_REQUEST_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
+    REQUEST: pl.String,
+    TASK: pl.String,
+    USER: pl.String,
+    SESSION: pl.String,
+    TS: pl.Datetime("us", "UTC"),
+    COUNTRY: pl.String,
+    HOUR: pl.Int8,
+    SEEDS: pl.List(pl.String),
+    IS_NEW: pl.Boolean,
+    RECENT: RECENT_TYPE,
+}
+REQUEST_SCHEMA: Final = pl.Schema(_REQUEST_COLUMNS)
 OUTCOME_SCHEMA: Final = pl.Schema(
     {REQUEST: pl.String, ITEM: pl.String, KIND: pl.String, REVENUE: pl.Float64}
 )
@@ -128,7 +127,7 @@ def build_tasks(
         requests = _sample(requests, max_requests, seed)
         requests = _with_recent(requests, events, recent_days).select(REQUEST_SCHEMA.names())
         outcome = outcome.join(requests.select(REQUEST), on=REQUEST, how="semi")
-        tasks[name] = TaskSet(name, requests.cast(dict(REQUEST_SCHEMA)), outcome, kinds)
+        tasks[name] = TaskSet(name, requests.cast(REQUEST_SCHEMA), outcome, kinds)
     return tasks
 
 
@@ -141,14 +140,16 @@ def _is_bid() -> pl.Expr:
 
 
 def _is_new(known: pl.Series) -> pl.Expr:
-    return pl.when(pl.col(USER).is_null()).then(None).otherwise(~pl.col(USER).is_in(known))
+    return (
+        pl.when(pl.col(USER).is_null()).then(None).otherwise(~pl.col(USER).is_in(known.implode()))
+    )
 
 
 def _next_order(
     test: pl.DataFrame, known: pl.Series, kinds: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """See the module docstring; a basket's start is its earliest held-out event."""
-    lines = test.filter(pl.col(USER).is_in(known) & pl.col(_BASKET).is_not_null())
+    lines = test.filter(pl.col(USER).is_in(known.implode()) & pl.col(_BASKET).is_not_null())
     starts = lines.group_by(USER, _BASKET).agg(
         pl.col(TS).min(), pl.col(_ROW).min(), bids=_is_bid().any()
     )
@@ -201,7 +202,9 @@ def _related_sessions(
     test: pl.DataFrame, known: pl.Series, kinds: tuple[str, ...]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Sessions with a view after the cut-off; seed = the first such view."""
-    sessions = test.filter(pl.col(SESSION).is_not_null()).with_columns(pl.col(SESSION).alias(_BASKET))
+    sessions = test.filter(pl.col(SESSION).is_not_null()).with_columns(
+        pl.col(SESSION).alias(_BASKET)
+    )
     first = sessions.filter(pl.col(EVENT) == "view").sort(_ROW).unique(_BASKET, keep="first")
     requests = _related_requests(first, known)
     joined = sessions.join(
@@ -258,7 +261,7 @@ def _outcome(rows: pl.DataFrame, kinds: tuple[str, ...], *, later: pl.Expr) -> p
                 REQUEST, ITEM, pl.lit(CLICK).alias(KIND), pl.lit(None, pl.Float64).alias(REVENUE)
             ).unique(maintain_order=True)
         )
-    return pl.concat([f.cast(dict(OUTCOME_SCHEMA)) for f in frames]).sort(REQUEST, KIND, ITEM)
+    return pl.concat([f.cast(OUTCOME_SCHEMA) for f in frames]).sort(REQUEST, KIND, ITEM)
 
 
 def _sample(requests: pl.DataFrame, max_requests: int | None, seed: int) -> pl.DataFrame:
@@ -272,14 +275,11 @@ def _with_recent(requests: pl.DataFrame, events: pl.DataFrame, days: float) -> p
     """Add the `recent` column (module docstring) from every event before the request."""
     subject = pl.coalesce(pl.format("u:{}", USER), pl.format("s:{}", SESSION)).alias(_SUBJECT)
     keys = requests.select(REQUEST, TS, subject).filter(pl.col(_SUBJECT).is_not_null())
-    touches = (
-        events.filter(pl.col(EVENT).is_in(list(_ACTIVITY)))
-        .select(
-            subject,
-            ITEM,
-            pl.col(EVENT).cast(pl.String).replace_strict(_ACTIVITY),
-            pl.col(TS).alias("_t"),
-        )
+    touches = events.filter(pl.col(EVENT).is_in(list(_ACTIVITY))).select(
+        subject,
+        ITEM,
+        pl.col(EVENT).cast(pl.String).replace_strict(_ACTIVITY),
+        pl.col(TS).alias("_t"),
     )
     window = timedelta(days=days)
     recent = (
@@ -292,9 +292,7 @@ def _with_recent(requests: pl.DataFrame, events: pl.DataFrame, days: float) -> p
         .head(RECENT_LIMIT)
         .sort(REQUEST, "_t", ITEM, descending=[False, True, False])
         .group_by(REQUEST, maintain_order=True)
-        .agg(
-            pl.struct(ITEM, EVENT, pl.col("_t").dt.epoch("s").alias(TS)).alias(RECENT)
-        )
+        .agg(pl.struct(ITEM, EVENT, pl.col("_t").dt.epoch("s").alias(TS)).alias(RECENT))
     )
     return requests.join(recent, on=REQUEST, how="left").with_columns(
         pl.col(RECENT).fill_null(pl.lit([], dtype=RECENT_TYPE))

@@ -17,7 +17,6 @@ machines have two shared cores.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -57,9 +56,7 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
     confidence = user_item_confidence(data, config.confidence)
     if confidence.nnz == 0:
         raise EmptyDataError("ALS: no user has a positive interaction to factorise")
-    started = time.perf_counter()
     user_factors, item_factors, loss = _factorise(confidence, config, seed)
-    seconds = time.perf_counter() - started
     neighbors, neighbor_scores = cosine_table(item_factors, config.neighbors)
     return Part(
         "als",
@@ -71,7 +68,7 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
         },
         {
             "params": {**asdict(config), "seed": seed},
-            "metrics": {"final_loss": loss, "fit_seconds": round(seconds, 3)},
+            "metrics": {"final_loss": loss},
             "nonzeros": int(confidence.nnz),
         },
     )

@@ -22,7 +22,6 @@ Positives: the user × item cells with positive confidence under `config.confide
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -43,6 +42,7 @@ _ROW: Final = "_row"
 _VALUE: Final = "_value"
 _FEATURE: Final = "_feature"
 _HOUR_BAND_OF: Final = {hour: hour_band(hour) for hour in range(24)}
+_LOSSES: Final = ("warp", "bpr", "warp-kos", "logistic")  # LightFM's
 # Context columns whose most frequent value per user becomes a feature, with its prefix.
 _USER_CONTEXT: Final = ((COUNTRY, "country"), (DEVICE, "device"), (CHANNEL, "channel"))
 
@@ -52,8 +52,8 @@ class HybridConfig:
     """LightFM hyper-parameters plus the feature settings."""
 
     no_components: int = 32
-    epochs: int = 20
-    learning_rate: float = 0.05
+    epochs: int = 10
+    learning_rate: float = 0.1
     loss: str = "warp"
     max_sampled: int = 10
     item_alpha: float = 1e-6
@@ -61,6 +61,12 @@ class HybridConfig:
     num_threads: int = 1  # more threads race (Hogwild) and are not reproducible
     price_bands: int = 5
     confidence: ConfidenceWeights = field(default_factory=ConfidenceWeights)
+
+    def __post_init__(self) -> None:
+        if self.loss not in _LOSSES:
+            raise ValueError(f"unknown LightFM loss {self.loss!r}; choose one of {list(_LOSSES)}")
+        if self.price_bands < 1:
+            raise ValueError(f"price_bands must be ≥ 1, got {self.price_bands}")
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,6 @@ class FittedHybrid:
     model: Any  # lightfm.LightFM (untyped)
     users: FeatureMatrix
     items: FeatureMatrix
-    seconds: float
 
 
 def fit(
@@ -122,7 +127,6 @@ def fit_model(
         user_alpha=config.user_alpha,
         random_state=seed,
     )
-    started = time.perf_counter()
     try:
         model.fit(
             positives.tocoo(),
@@ -133,7 +137,7 @@ def fit_model(
         )
     except ValueError as exc:  # LightFM's "Not all estimated parameters are finite"
         raise ModelFitError(f"hybrid: {exc}; try a lower learning_rate") from exc
-    return FittedHybrid(model, users, items, time.perf_counter() - started)
+    return FittedHybrid(model, users, items)
 
 
 def export(fitted: FittedHybrid, config: HybridConfig, seed: int) -> Part:
@@ -158,7 +162,6 @@ def export(fitted: FittedHybrid, config: HybridConfig, seed: int) -> Part:
         {name: np.asarray(array, dtype=_dtype(array)) for name, array in arrays.items()},
         {
             "params": {**asdict(config), "seed": seed},
-            "metrics": {"fit_seconds": round(fitted.seconds, 3)},
             "representation": "sum of the feature rows (0/1 weights, not normalised)",
             "n_user_features": len(fitted.users.names),
             "n_item_features": len(fitted.items.names),

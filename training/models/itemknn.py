@@ -18,7 +18,6 @@ ties by item index ascending, -1 / NaN padded).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Final
@@ -105,7 +104,6 @@ def fit(data: TrainingData, config: ItemKnnConfig, *, seed: int = 0) -> Part:
     Deterministic (`seed` is unused and recorded only). Raises `EmptyDataError` when the
     source holds no purchase.
     """
-    started = time.perf_counter()
     matrix = SOURCES[config.source](data)
     if matrix.nnz == 0:
         raise EmptyDataError(f"item-kNN: no purchases to count co-occurrences in ({config.source})")
@@ -121,7 +119,6 @@ def fit(data: TrainingData, config: ItemKnnConfig, *, seed: int = 0) -> Part:
         {"neighbors": neighbors, "neighbor_scores": scores},
         {
             "params": {**asdict(config), "seed": seed},
-            "metrics": {"fit_seconds": round(time.perf_counter() - started, 3)},
             "rows": int(matrix.shape[0]),
             "nonzeros": int(matrix.nnz),
         },

@@ -28,10 +28,21 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from training.errors import ModelFitError
+
 # About this many stored entries per row block of a product or per gathered column chunk:
 # large enough to amortise the calls, small enough to stay cache- and memory-friendly.
 _BLOCK_NNZ = 2_000_000
 _GATHER_NNZ = 16_000_000
+# Apriori joins beyond this many candidates of one size mean the support threshold is far
+# too low for the data (a few baskets with hundreds of items make every subset frequent).
+MAX_CANDIDATES = 5_000_000
+
+
+class TooManyCandidatesError(ModelFitError):
+    """The Apriori join would exceed `MAX_CANDIDATES`: the support threshold is too low."""
+
+
 _UNREACHABLE = 2**62  # above every count or count product compared here
 
 IntArray = NDArray[np.int64]
@@ -182,6 +193,12 @@ def _candidates(level: NDArray[np.int32]) -> tuple[IntArray, NDArray[np.int32]]:
     starts = np.flatnonzero(new_group)
     group_end = np.append(starts[1:], n)[np.cumsum(new_group) - 1]
     partners = group_end - np.arange(n) - 1
+    joined = int(partners.sum())
+    if joined > MAX_CANDIDATES:
+        raise TooManyCandidatesError(
+            f"{joined:,} candidate itemsets of size {width + 1}: the minimum support is too "
+            "low for these baskets; raise min_support (or the data size) or lower max_len"
+        )
     prefix = np.repeat(np.arange(n), partners)
     offset = np.arange(len(prefix)) - np.repeat(np.cumsum(partners) - partners, partners)
     partner = prefix + 1 + offset

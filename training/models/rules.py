@@ -16,6 +16,7 @@ conviction = (1 − support(y)) / (1 − confidence), +inf where confidence == 1
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from training.data.matrices import basket_item_matrix
 from training.errors import ModelFitError
 from training.models.itemsets import (
     ItemsetLevel,
+    TooManyCandidatesError,
     at_least,
     exact_fraction,
     frequent_itemsets,
@@ -40,6 +42,8 @@ from training.models.itemsets import (
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+
+log = logging.getLogger(__name__)
 
 ITEM_SEPARATOR = "|"
 
@@ -59,7 +63,7 @@ class RulesConfig:
     min_confidence: float = 0.1
     max_len: int = 4  # itemset size: up to 3 items on the left
     min_lift: float | None = None
-    max_rules: int | None = None
+    max_rules: int | None = 200_000  # bounds the bundle on dense data; 14k on Online Retail
 
     def __post_init__(self) -> None:
         check_thresholds(**asdict(self))
@@ -225,9 +229,10 @@ def fit(data: TrainingData, config: RulesConfig, *, seed: int = 0) -> Part:
             "rules: no purchase has an order id or a session id, so there are no baskets; "
             "drop the rules model for this source or load one with orders or sessions"
         )
-    rule_set = mine_rules(baskets, **asdict(config))
+    rule_set, support = _mine_adaptively(baskets, config)
     meta = {
         **asdict(config),
+        "effective_min_support": support,
         "n_baskets": rule_set.n_baskets,
         "min_count": rule_set.min_count,
         "n_itemsets_by_size": list(rule_set.n_itemsets),
@@ -235,6 +240,23 @@ def fit(data: TrainingData, config: RulesConfig, *, seed: int = 0) -> Part:
         "n_rules_uncapped": rule_set.n_rules_uncapped,
     }
     return Part(name="rules", arrays=rule_set.arrays(), meta=meta)
+
+
+def _mine_adaptively(baskets: sp.csr_matrix, config: RulesConfig) -> tuple[RuleSet, float]:
+    """Mine with `config`; when the support threshold is so low for these baskets that the
+    candidate itemsets explode (small slices of data with a few huge orders), double it
+    until mining fits, and report the support actually used (`effective_min_support`).
+    The analyst CLI (`mine_rules`) never adapts: it raises instead."""
+    support = config.min_support
+    while True:
+        try:
+            params = {**asdict(config), "min_support": support}
+            return mine_rules(baskets, **params), support
+        except TooManyCandidatesError:
+            if support >= 1.0:
+                raise
+            log.warning("rules: min_support %.4g explodes; trying %.4g", support, support * 2)
+            support = min(1.0, support * 2)
 
 
 def rules_to_csv(rule_set: RuleSet, item_ids: NDArray[np.str_], path: Path) -> None:

@@ -82,7 +82,7 @@ def catalog_item(index: ServingIndex, item: int) -> CatalogItem:
     return CatalogItem(
         item_id=catalog.ids[item],
         name=str(catalog.names[item]) or catalog.ids[item],
-        price=price if math.isfinite(price) else None,
+        price=round(price, 6) if math.isfinite(price) else None,  # float32 noise off
         category=[str(level) for level in catalog.categories[item] if level],
         available=bool(catalog.available[item]),
     )

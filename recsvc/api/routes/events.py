@@ -5,20 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from recsvc.api.deps import State
-from recsvc.api.schemas import EventsRequest, EventsResponse
+from recsvc.api.schemas import EventsRequest, EventsResponse, error_responses
+from recsvc.events.impression_log import FLUSH_TIMEOUT_SECONDS
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses=error_responses(400, 413, 422, 503))
 
 
-@router.post(
-    "/events",
-    summary="Report impressions, clicks, bids and purchases",
-    responses={503: {"description": "The event store is unavailable; retry later."}},
-)
+@router.post("/events", summary="Report impressions, clicks, bids and purchases")
 def post_events(state: State, body: EventsRequest) -> EventsResponse:
     """Idempotent by `event_id`: a retried batch is not counted twice. A 200 means every
     accepted event is committed to disk."""
-    state.impressions.flush()  # an impression is written before feedback that cites it
+    # an impression is written before feedback that cites it
+    state.impressions.flush(timeout=FLUSH_TIMEOUT_SECONDS)
     result = state.store.add_events(body.events)
     for event in body.events:
         state.metrics.events.labels(event.type, "received").inc()

@@ -26,11 +26,14 @@ from recsvc.api.schemas import (
     PageType,
     RecommendationResponse,
     RecommendedItem,
+    error_responses,
 )
 from recsvc.recommend import CartQuery, Context, Filters, RelatedQuery, UserQuery
 from recsvc.service import Served, Visitor, server_hour
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(
+    prefix="/v1", tags=["recommendations"], responses=error_responses(400, 413, 422, 503)
+)
 
 K = Annotated[int, Query(ge=1, le=100, description="How many items to return.")]
 UserId = Annotated[Id | None, Query(description="Signed-in shopper.")]

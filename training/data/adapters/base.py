@@ -4,16 +4,19 @@ An adapter reads one file into a "canonical frame": one row per source record wi
 canonical event columns it knows (others are filled with nulls), optional item attribute
 columns (`name`, `category_1..4`), and `_row` (1-based record number). Each rejection rule is
 a (reason, boolean expression) pair; a row takes the reason of the *first* rule it fails,
-so every rejected row is counted exactly once. `finish` applies the rules, reports the counts
-and returns a `SourceFrame`.
+so every rejected row is counted exactly once. `finish` applies the rules, then rejects
+events dated before `TIME_RANGE_START` or more than `FUTURE_MARGIN` after the run as
+"timestamp out of range" (a year-1 or far-future date would shift every time window and
+recency), reports the counts and returns a `SourceFrame`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import polars as pl
 
@@ -45,6 +48,12 @@ ATTRIBUTE_SCHEMA = pl.Schema(
     ]
 )
 """Item attributes seen on kept source rows: one row per row that carries a name or category."""
+
+TIME_RANGE_START: Final = datetime(1990, 1, 1, tzinfo=UTC)
+"""Events before this date are defects, not history (no e-commerce log starts earlier)."""
+FUTURE_MARGIN: Final = timedelta(days=1)
+"""Events later than the run by more than this (clock skew) are defects."""
+OUT_OF_RANGE = "timestamp out of range"
 
 DUPLICATE = "_duplicate"
 DUPLICATE_LINE = "exact duplicate line"
@@ -222,6 +231,9 @@ def finish(
     `frame[EVENT]` holds canonical event type names as text; rows whose type is null must be
     caught by a rule. Hour and weekday are derived from the UTC timestamp.
     """
+    latest = datetime.now(UTC) + FUTURE_MARGIN
+    in_range = pl.col(TS).is_between(TIME_RANGE_START, latest)
+    rules = [*rules, (OUT_OF_RANGE, pl.col(TS).is_not_null() & ~in_range)]
     reason = pl.coalesce(pl.when(cond).then(pl.lit(name)) for name, cond in rules)
     frame = frame.with_columns(reason.alias("_reason"))
     kept = frame.filter(pl.col("_reason").is_null())

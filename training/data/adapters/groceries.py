@@ -55,12 +55,16 @@ def read_groceries(path: Path, report: QualityReport) -> SourceFrame:
 
 
 def _lines(path: Path) -> list[str]:
+    """The file's lines: only "\n", "\r\n" or "\r" end one (`str.splitlines` would also
+    split inside an item name at "\x0c", "\x1c", "\x85", "\u2028", ...)."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise DataFormatError(str(path), f"cannot read the file: {error}") from error
     except UnicodeDecodeError as error:
         raise DataFormatError(str(path), f"not a UTF-8 text file: {error}") from error
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 def _entries(lines: list[str]) -> pl.DataFrame:
