@@ -18,6 +18,13 @@ time.
    copies of the bundle and `POST /v1/admin/reload` called. Target: 0 failed requests and
    the service on the last copy at the end.
 5. Memory: the service's RSS (all processes) idle with the bundle loaded and at its peak.
+6. With `--profile-with PY_SPY`: py-spy (GIL-holding samples) over a closed-loop run of
+   each endpoint, samples grouped by where the time goes (`PROFILE_RULES`).
+
+Every run also records the server's CPU time per request (from /proc, counting only what
+the server itself ran) and the cores it got: `cpu_efficiency_ratio_to_bare` compares CPU
+per request, which other processes on the shared cores do not distort the way they
+distort req/s. `--app module:app --app-dir DIR` benchmarks a variant of the service.
 
 After each run against the service, one event is posted: the event route first flushes
 the impression log, so the next run does not pay for this one's impression backlog (the

@@ -60,7 +60,7 @@ def stage_bundle(
         (staging / QUALITY_FILE).write_text(json.dumps(dict(quality), indent=1, sort_keys=True))
         written.append(Path(QUALITY_FILE))
         files = {path.as_posix(): sha256_file(staging / path) for path in sorted(written)}
-        version = f"{created:%Y%m%dT%H%M%SZ}-{_content_hash(files)[:8]}"
+        version = _free_version(out_dir, f"{created:%Y%m%dT%H%M%SZ}-{_content_hash(files)[:8]}")
         manifest = {
             **manifest_fields,
             "schema_version": SCHEMA_VERSION,
@@ -118,6 +118,16 @@ def prune(out_dir: Path, *, keep: int) -> list[str]:
     for name in doomed:
         shutil.rmtree(out_dir / name, ignore_errors=True)
     return doomed
+
+
+def _free_version(out_dir: Path, version: str) -> str:
+    """`version`, or `version-2`, `-3`, ... when a run in the same second with the same
+    content already published it (retraining identical data twice)."""
+    candidate, n = version, 1
+    while (out_dir / candidate).exists():
+        n += 1
+        candidate = f"{version}-{n}"
+    return candidate
 
 
 def _content_hash(files: Mapping[str, str]) -> str:

@@ -171,7 +171,11 @@ def test_home_page_recommends_for_the_chosen_shopper(
 ) -> None:
     page.goto(demo)
     page.locator(f"#for-you{READY}").wait_for()
-    assert page.locator("#products .product-card").count() == len(TINY_ITEMS)
+    # the product grid is a separate request: wait for it rather than racing it
+    page.wait_for_function(
+        "n => document.querySelectorAll('#products .product-card').length === n",
+        arg=len(TINY_ITEMS),
+    )
 
     def for_u1(request: Request) -> bool:
         return "/v1/users/u1/recommendations" in request.url

@@ -92,7 +92,7 @@ def test_cosine_matches_brute_force_with_index_tie_break() -> None:
     baskets = {"x": "pqrs", "y": "pqr", "z": "qrt", "w": "st"}
     events = [Ev(user, item, day=1) for user, items in baskets.items() for item in items]
     data = tiny_data(events)
-    part = itemknn.fit(data, ItemKnnConfig(similarity="cosine", neighbors=3))
+    part = itemknn.fit(data, ItemKnnConfig(similarity="cosine", neighbors=3, neighbor_min_buyers=1))
     bought = np.array([[item in baskets[user] for item in data.item_ids] for user in data.user_ids])
     for item in range(data.n_items):
         row = part.arrays["neighbors"][item]
@@ -119,7 +119,7 @@ def test_returned_purchases_do_not_count() -> None:
         Ev("y", "r", day=1),
     ]
     data = tiny_data(events)
-    config = ItemKnnConfig(similarity="cosine", neighbors=2)
+    config = ItemKnnConfig(similarity="cosine", neighbors=2, neighbor_min_buyers=1)
     neighbors = itemknn.fit(data, config).arrays["neighbors"]
     p, q, r = item_indices(data, ("p", "q", "r"))
     assert neighbors[p].tolist() == [r, -1]
@@ -150,3 +150,16 @@ def test_held_out_purchases_rank_high(retail_holdout: HeldOut, source: str) -> N
         return np.asarray((history[user] @ similarity).todense(), dtype=np.float64).ravel()
 
     assert retail_holdout.hit_rate(scorer, k=20) > 4 * retail_holdout.chance(20)
+
+
+def test_items_with_too_few_buyers_get_no_neighbours_and_are_nobodys(
+    two_clusters: TrainingData,
+) -> None:
+    buyers = np.diff(itemknn.user_purchases(two_clusters).tocsc().indptr)
+    threshold = int(np.sort(buyers[buyers > 0])[len(buyers[buyers > 0]) // 2])
+    part = itemknn.fit(two_clusters, ItemKnnConfig(neighbors=8, neighbor_min_buyers=threshold))
+    rare = np.flatnonzero(buyers < threshold)
+    table = part.arrays["neighbors"]
+    assert len(rare) and (table[rare] == -1).all()
+    assert not np.isin(table, rare).any()
+    assert (table[buyers >= threshold] >= 0).any()

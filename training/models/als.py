@@ -29,7 +29,7 @@ from recsvc.artifacts import Part
 from training.data.dataset import TrainingData
 from training.data.matrices import ConfidenceWeights, user_item_confidence
 from training.errors import EmptyDataError, ModelFitError
-from training.models.neighbors import cosine_table
+from training.models.neighbors import cosine_table, restricted
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class AlsConfig:
     regularization: float = 1.0
     alpha: float = 1.0  # confidence = alpha × decayed event weight
     neighbors: int = 50
+    neighbor_min_buyers: int = 3  # items with fewer distinct buyers get no neighbour list
     num_threads: int = 1
     confidence: ConfidenceWeights = field(default_factory=ConfidenceWeights)
 
@@ -57,7 +58,11 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
     if confidence.nnz == 0:
         raise EmptyDataError("ALS: no user has a positive interaction to factorise")
     user_factors, item_factors, loss = _factorise(confidence, config, seed)
-    neighbors, neighbor_scores = cosine_table(item_factors, config.neighbors)
+    buyers = np.diff(confidence.tocsc().indptr)
+    neighbors, neighbor_scores = restricted(
+        lambda members: cosine_table(item_factors[members], config.neighbors),
+        buyers >= config.neighbor_min_buyers,
+    )
     return Part(
         "als",
         {

@@ -24,12 +24,13 @@ from typing import Final
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from recsvc.artifacts import Part
 from training.data.dataset import TrainingData
 from training.data.matrices import ConfidenceWeights, basket_item_matrix, user_item_confidence
 from training.errors import EmptyDataError
-from training.models.neighbors import top_n_table
+from training.models.neighbors import Table, restricted, top_n_table
 
 # Kept purchases only, undecayed: the cell is > 0 when the user bought and kept the item.
 _KEPT_PURCHASES: Final = ConfidenceWeights(
@@ -44,6 +45,7 @@ class ItemKnnConfig:
     similarity: str = "bm25"
     source: str = "users"
     neighbors: int = 50
+    neighbor_min_buyers: int = 3  # items in fewer rows of the source get no neighbour list
     k1: float = 1.2  # bm25 only
     b: float = 0.75  # bm25 only
 
@@ -108,12 +110,18 @@ def fit(data: TrainingData, config: ItemKnnConfig, *, seed: int = 0) -> Part:
     if matrix.nnz == 0:
         raise EmptyDataError(f"item-kNN: no purchases to count co-occurrences in ({config.source})")
     weighted = SIMILARITIES[config.similarity](matrix, config).tocsc()
-    transposed = weighted.T.tocsr()
-    neighbors, scores = top_n_table(
-        lambda start, stop: (transposed[start:stop] @ weighted).toarray(),
-        data.n_items,
-        config.neighbors,
-    )
+    buyers = np.diff(sp.csc_matrix(matrix).indptr)
+
+    def table_among(members: NDArray[np.intp]) -> Table:
+        columns = weighted[:, members]
+        rows = columns.T.tocsr()
+        return top_n_table(
+            lambda start, stop: (rows[start:stop] @ columns).toarray(),
+            len(members),
+            config.neighbors,
+        )
+
+    neighbors, scores = restricted(table_among, buyers >= config.neighbor_min_buyers)
     return Part(
         "itemknn",
         {"neighbors": neighbors, "neighbor_scores": scores},

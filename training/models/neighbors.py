@@ -50,6 +50,26 @@ def cosine_table(vectors: NDArray[np.floating], n_neighbors: int) -> Table:
     return top_n_table(lambda a, b: unit[a:b] @ unit.T, len(unit), n_neighbors)
 
 
+def restricted(table_of: Callable[[NDArray[np.intp]], Table], eligible: NDArray[np.bool_]) -> Table:
+    """A full-size table whose rows and neighbours are limited to `eligible` items.
+
+    `table_of(members)` computes the table among `members` (indices into the full item
+    space) in their local numbering. Items left out (too few buyers to have a meaningful
+    similarity) get an empty row and are nobody's neighbour; the cost falls from n² to
+    m² cells for m eligible items, which is what keeps catalogues of 70k mostly-rare items
+    (Complete Journey) tractable.
+    """
+    members = np.flatnonzero(eligible)
+    local_neighbors, local_scores = table_of(members)
+    width = local_neighbors.shape[1]
+    neighbors = np.full((len(eligible), width), -1, dtype=np.int32)
+    scores = np.full((len(eligible), width), np.nan, dtype=np.float32)
+    mapped = np.where(local_neighbors >= 0, members[np.maximum(local_neighbors, 0)], -1)
+    neighbors[members] = mapped.astype(np.int32)
+    scores[members] = local_scores
+    return neighbors, scores
+
+
 def _candidates(
     block: NDArray[np.float32], start: int, n_neighbors: int
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]:
