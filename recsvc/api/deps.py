@@ -30,7 +30,7 @@ class ServiceState:
     recommender: Recommender
 
 
-def _state(request: Request) -> ServiceState:
+async def _state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.recsvc
     return state
 

@@ -38,27 +38,35 @@ class ImpressionLog:
         self._on_error = on_error
         self.dropped = 0
         self.failed = 0
+        # Sequence numbers: flush() waits for the impressions submitted before it, not for
+        # an empty queue (which under steady traffic may never happen).
+        self._progress = threading.Condition()
+        self._submitted = 0
+        self._finished = 0
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
         self._thread.start()
 
     def submit(self, impression: Impression) -> None:
         try:
-            self._queue.put_nowait(impression)
+            with self._progress:
+                self._queue.put_nowait(impression)
+                self._submitted += 1
         except queue.Full:
             self.dropped += 1
             self._report("impression queue full; impression not logged")
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every impression submitted so far has been written (or failed).
+        """Block until every impression submitted before this call has been written (or
+        failed); later submissions do not extend the wait.
 
         Raises `EventStoreUnavailableError` after `timeout` seconds if some are still pending
         (the store is locked or far behind), so a caller can answer 503 instead of hanging
         for the store's busy timeout once per queued impression.
         """
-        done = self._queue.all_tasks_done
-        with done:
-            if not done.wait_for(lambda: self._queue.unfinished_tasks == 0, timeout):
-                pending = self._queue.unfinished_tasks
+        with self._progress:
+            target = self._submitted
+            if not self._progress.wait_for(lambda: self._finished >= target, timeout):
+                pending = target - self._finished
                 raise EventStoreUnavailableError(
                     f"the event store is behind: {pending} impressions still pending after "
                     f"{timeout} s; retry later"
@@ -80,6 +88,9 @@ class ImpressionLog:
                 self._report(f"impression not logged: {exc}")
             finally:
                 self._queue.task_done()
+                with self._progress:
+                    self._finished += 1
+                    self._progress.notify_all()
 
     def _report(self, message: str) -> None:
         log.warning(message)

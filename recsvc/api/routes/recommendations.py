@@ -40,7 +40,7 @@ UserId = Annotated[Id | None, Query(description="Signed-in shopper.")]
 SessionId = Annotated[Id | None, Query(description="Anonymous session id.")]
 
 
-def context_params(
+async def context_params(
     page_type: PageType | None = None,
     device: Device | None = None,
     country: Country | None = None,
@@ -81,17 +81,18 @@ def respond(served: Served) -> RecommendationResponse:
         price = float(catalog.prices[slot.item_index])
         name = str(catalog.names[slot.item_index])
         items.append(
-            RecommendedItem(
+            RecommendedItem.model_construct(
                 item_id=slot.item_id,
                 rank=slot.rank,
                 score=round(slot.score, 6) if math.isfinite(slot.score) else 0.0,
                 strategy=slot.strategy,
                 reason=slot.reason,
                 name=name or None,
-                price=price if math.isfinite(price) else None,
+                price=round(price, 4) if math.isfinite(price) else None,
             )
         )
-    return RecommendationResponse(
+    # model_construct: every value is ours and already typed; validation would only cost time
+    return RecommendationResponse.model_construct(
         recommendation_id=served.recommendation_id,
         model_version=served.model_version,
         experiment=served.experiment,

@@ -1,0 +1,57 @@
+"""The background impression log: flush waits for what came before it, not for silence."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from test_event_store import imp
+
+from recsvc.events import Impression, open_store
+from recsvc.events.impression_log import ImpressionLog
+
+
+class SlowStore:
+    """A real in-memory store whose impression writes take 5 ms (a busy disk)."""
+
+    def __init__(self) -> None:
+        self.inner = open_store("memory://")
+
+    def record_impression(self, impression: Impression) -> None:
+        time.sleep(0.005)
+        self.inner.record_impression(impression)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> None:
+    store = SlowStore()
+    log = ImpressionLog(store)  # type: ignore[arg-type]
+    stop = threading.Event()
+    counter = iter(range(10_000))
+
+    def traffic() -> None:
+        while not stop.is_set():
+            log.submit(imp(f"bg{next(counter)}", ["a"], 0))
+            time.sleep(0.002)  # faster than the store writes: the queue never empties
+
+    feeder = threading.Thread(target=traffic)
+    feeder.start()
+    try:
+        time.sleep(0.05)
+        log.submit(imp("mine", ["x"], 0))
+        started = time.perf_counter()
+        log.flush(timeout=5.0)
+        waited = time.perf_counter() - started
+    finally:
+        stop.set()
+        feeder.join()
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    written = {
+        row["recommendation_id"] for row in store.inner.iter_impressions(since, datetime.now(UTC))
+    }
+    assert "mine" in written
+    assert waited < 5.0
+    log.close()
