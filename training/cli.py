@@ -232,3 +232,54 @@ def ope(
         result = run_ope(log, fmt, out, truth_log=truth, n_boot=n_boot, seed=seed)
         typer.echo(json.dumps(result, indent=1, sort_keys=True))
         typer.echo(f"saved {out}")
+
+
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option("--url", help="The running service.")],
+    data: DataOption,
+    cutoff: Annotated[str, typer.Option("--cutoff", help="YYYY-MM-DD: replay what follows.")],
+    fmt: FormatOption = None,
+    shoppers: Annotated[int | None, typer.Option("--shoppers", min=1)] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """REPLAY held-out shoppers against the service (not a real experiment)."""
+    import json
+
+    import httpx
+
+    from training.data.formats import pair_formats
+    from training.data.load import load_sources
+    from training.evaluation.cli_commands import parse_moment
+    from training.evaluation.simulator import replay_tasks
+    from training.evaluation.simulator import simulate as run_replay
+
+    with _clear_errors():
+        loaded = load_sources(list(pair_formats(data, fmt)))
+        tasks = replay_tasks(loaded.events, parse_moment(cutoff), shoppers=shoppers, seed=seed)
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            summary = run_replay(client, tasks)
+        typer.echo(json.dumps(summary.as_dict(), indent=1, sort_keys=True))
+
+
+@app.command()
+def readout(
+    store: Annotated[str, typer.Option("--store", help="Event store URL, e.g. sqlite:///x.db")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for readout.json.")] = Path("."),
+) -> None:
+    """A/B readout of the event store: per-arm table, uplift, SRM; saved as JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    from recsvc.events import open_store
+    from training.evaluation.readout import read_ab, readout_dict
+
+    with _clear_errors():
+        result = read_ab(open_store(store), datetime(1970, 1, 1, tzinfo=UTC), datetime.now(UTC))
+        document = readout_dict(result)
+        typer.echo(result.arms)
+        typer.echo(result.uplift)
+        typer.echo(json.dumps(result.srm))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "readout.json").write_text(json.dumps(document, indent=1, default=str))
+        typer.echo(f"saved {out / 'readout.json'}")
