@@ -73,6 +73,7 @@ from loadgen import (
     free_port,
     http_json,
     latency_delta,
+    machine_info,
     rate_connections,
     request_lines,
     require_wrk,
@@ -534,12 +535,7 @@ def run(options: Options) -> dict[str, Any]:
                 "service_rss_mib_end": ours.rss_mib(),
             }
     return {
-        "machine": {
-            "cores": os.cpu_count(),
-            "loadavg_at_start": [round(x, 2) for x in load_start],
-            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-            "note": "2 cores shared with other engineers' test runs; wrk runs on them too",
-        },
+        "machine": machine_info(load_start),
         "settings": {
             "models": str(options.models),
             "app": options.app,

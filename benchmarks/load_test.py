@@ -46,6 +46,7 @@ from loadgen import (
     drain_impressions,
     free_port,
     latency_delta,
+    machine_info,
     rate_connections,
     request_lines,
     require_wrk,
@@ -171,12 +172,7 @@ def run(options: Options) -> dict[str, Any]:
             phases = run_phases(server, mix_file, options)
             warnings = server_log_warnings(server)
     return {
-        "machine": {
-            "cores": os.cpu_count(),
-            "loadavg_at_start": [round(x, 2) for x in load_start],
-            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-            "note": "2 cores shared with other engineers' test runs; wrk runs on them too",
-        },
+        "machine": machine_info(load_start),
         "settings": {
             "models": str(options.models),
             "app": options.app,

@@ -236,6 +236,16 @@ class RssSampler:
         return max((mib for _, mib in self.samples), default=0.0)
 
 
+def machine_info(load_start: Sequence[float]) -> dict[str, Any]:
+    """Cores and load averages around a run: the context every result file records."""
+    return {
+        "cores": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in load_start],
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        "note": "2 cores shared with other engineers' test runs; wrk runs on them too",
+    }
+
+
 def free_port() -> int:
     """A TCP port on the loopback that is free right now."""
     import socket

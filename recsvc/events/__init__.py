@@ -1,6 +1,6 @@
 """Event models, the event store (`open_store(url)`) and contact fatigue."""
 
-from recsvc.events.fatigue import demote_fatigued, fatigued_items
+from recsvc.events.fatigue import fatigued_items
 from recsvc.events.models import (
     AddResult,
     Event,
@@ -29,7 +29,6 @@ __all__ = [
     "Subject",
     "Touch",
     "UserActivity",
-    "demote_fatigued",
     "fatigued_items",
     "open_store",
 ]
