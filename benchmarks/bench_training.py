@@ -97,7 +97,7 @@ def child_main(case: Case, out_dir: Path, result_path: Path) -> None:
             for t in result.timings
         ],
         "summary": result.summary,
-        "rows_read": sum(s.rows_read for s in result.loaded.sources),
+        "rows_read": sum(s.rows_read for s in result.facts.sources),
         "bundle_mib": round(bundle_bytes / 2**20, 1),
     }
     result_path.write_text(json.dumps(figures))

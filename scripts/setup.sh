@@ -30,4 +30,4 @@ lock=(-c requirements.lock)
 if ! .venv/bin/python -c 'import lightfm' 2>/dev/null; then
   "${pip[@]}" install "${lock[@]}" --no-build-isolation "lightfm==1.17"
 fi
-"${pip[@]}" install "${lock[@]}" -e ".[train,test]"
+"${pip[@]}" install "${lock[@]}" -e ".[train,test,spark]"

@@ -10,13 +10,18 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from recsvc.errors import RecsvcError
 from training.errors import TrainingError
+
+if TYPE_CHECKING:
+    from training.config import TrainingConfig
+    from training.pipeline import TrainResult
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit warns (and slows) otherwise
 
@@ -37,6 +42,17 @@ FormatOption = Annotated[
 ]
 
 
+class Engine(StrEnum):
+    """Where `recsvc train` runs: polars on one machine, or Spark."""
+
+    polars = "polars"
+    spark = "spark"
+
+
+class UsageError(TrainingError):
+    """A combination of options that cannot work; the message says which."""
+
+
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Named errors become one line on stderr and exit code 2, not a traceback."""
@@ -49,8 +65,13 @@ def _clear_errors() -> Iterator[None]:
 
 @app.command()
 def train(
-    data: DataOption,
-    out: Annotated[Path, typer.Option("--out", help="Models directory to publish into.")],
+    data: Annotated[
+        list[str],
+        typer.Option("--data", help="Input file (a URI with --engine spark); repeat for several."),
+    ],
+    out: Annotated[
+        str, typer.Option("--out", help="Models directory to publish into (URI with spark).")
+    ],
     fmt: FormatOption = None,
     config: Annotated[Path | None, typer.Option("--config", exists=True)] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -67,6 +88,16 @@ def train(
         str | None,
         typer.Option("--event-store", help="Service store URL: its erased users are excluded."),
     ] = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="polars (one machine) or spark (a cluster).")
+    ] = Engine.polars,
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="e.g. local[2], yarn; default: spark-submit's."),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None, typer.Option("--spark-conf", help="key=value; repeat for several.")
+    ] = None,
 ) -> None:
     """Train every model and publish a verified bundle as OUT/<version>, then move OUT/current."""
     from training.config import load_config
@@ -77,9 +108,26 @@ def train(
     from training.pipeline import train as run_train
 
     with _clear_errors():
-        specs = [SourceSpec(path, name) for path, name in pair_formats(data, fmt)]
+        if engine is Engine.spark:
+            if gate:
+                raise UsageError("--gate needs --engine polars (it replays the polars data)")
+            result = _train_on_spark(
+                pair_formats(data, fmt),
+                load_config(config),
+                out,
+                master=spark_master,
+                conf=_key_values(spark_conf or []),
+                seed=seed,
+                window=window,
+                catalog=None if catalog is None else str(catalog),
+                erased=erased_user_ids(event_store),
+            )
+            print_train_summary(result)
+            return
+        paths = [_existing(path) for path in data]
+        specs = [SourceSpec(path, name) for path, name in pair_formats(paths, fmt)]
         hook = (
-            make_gate(out, GateConfig(tolerance=gate_tolerance), force=force_publish)
+            make_gate(Path(out), GateConfig(tolerance=gate_tolerance), force=force_publish)
             if gate
             else None
         )
@@ -87,7 +135,7 @@ def train(
             result = run_train(
                 specs,
                 load_config(config),
-                out,
+                Path(out),
                 seed=seed,
                 window_days=window,
                 catalog_path=catalog,
@@ -96,6 +144,56 @@ def train(
                 erased_users=erased_user_ids(event_store),
             )
         print_train_summary(result)
+
+
+def _train_on_spark(
+    sources: list[tuple[str, str]],
+    config: TrainingConfig,
+    out: str,
+    *,
+    master: str | None,
+    conf: dict[str, str],
+    seed: int,
+    window: int | None,
+    catalog: str | None,
+    erased: frozenset[str],
+) -> TrainResult:
+    from training.console import RichProgress
+    from training.spark.pipeline import train_spark
+    from training.spark.session import DEFAULT_MASTER, spark_session
+
+    in_submit = "SPARK_ENV_LOADED" in os.environ or "spark.master" in conf
+    with (
+        spark_session(master or (None if in_submit else DEFAULT_MASTER), conf) as spark,
+        RichProgress() as progress,
+    ):
+        return train_spark(
+            spark,
+            sources,
+            config,
+            out,
+            seed=seed,
+            window_days=window,
+            catalog_path=catalog,
+            progress=progress,
+            erased_users=erased,
+        )
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(f"--spark-conf {pair!r}: expected key=value")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _existing(path: str) -> Path:
+    if not Path(path).is_file():
+        raise UsageError(f"--data {path}: no such file (URIs need --engine spark)")
+    return Path(path)
 
 
 def erased_user_ids(store_url: str | None) -> frozenset[str]:

@@ -51,7 +51,7 @@ class RichProgress:
 
 def print_train_summary(result: TrainResult) -> None:
     """Data quality, per-stage time and memory, and where the bundle went."""
-    console.print(result.loaded.quality.render())
+    console.print(result.facts.quality.render())
     table = Table(title="training stages")
     for column in ("stage", "seconds", "peak RSS (MiB)"):
         table.add_column(column, justify="right" if column != "stage" else "left")
@@ -64,6 +64,7 @@ def print_train_summary(result: TrainResult) -> None:
     for key, value in result.summary.items():
         summary.add_row(key, str(value))
     summary.add_row("version", result.published.version)
-    summary.add_row("path", str(result.published.path))
+    where = result.published.location or str(result.published.path)
+    summary.add_row("path", where)
     console.print(summary)
-    print(result.published.path)
+    print(where)

@@ -31,11 +31,14 @@ STALE_STAGING_SECONDS = 6 * 3600
 
 @dataclass(frozen=True)
 class Published:
-    """Where a bundle went and what it holds."""
+    """Where a bundle went and what it holds. `location` is where it was published when
+    that is not a local path (an object-storage URI); `path` is then the verified local
+    staging copy, which is gone once the run ends."""
 
     version: str
     path: Path
     bundle: Bundle
+    location: str | None = None
 
 
 def stage_bundle(

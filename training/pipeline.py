@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_limits
 from recsvc.artifacts import Part
 from training.config import TrainingConfig
 from training.data.dataset import TrainingData, build_dataset
-from training.data.load import LoadedData, load_sources
+from training.data.load import SourceFile, load_sources
+from training.data.quality import QualityReport
 from training.data.schema import TS
 from training.export import Published, publish, stage_bundle
 from training.models import als, hybrid, itemknn, popularity, profiles, repurchase, rules, segments
@@ -29,12 +30,28 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class RunFacts:
+    """What the manifest and the summary say about a run's data, from either engine."""
+
+    engine: str
+    start: datetime | None
+    reference_time: datetime
+    quality: QualityReport
+    sources: tuple[SourceFile, ...]
+    events: int
+    items: int
+    users: int
+    window_days: int | None
+    not_trained: dict[str, str] = field(default_factory=dict)  # optional part -> why
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """What a run published, how long each stage took, and what the data looked like."""
 
     published: Published
     timings: list[StageTiming]
-    loaded: LoadedData
+    facts: RunFacts
     summary: dict[str, Any]
 
 
@@ -67,18 +84,41 @@ def train(
     with clock.stage("index"):
         data = build_dataset(loaded.events, loaded.catalog)
     parts = fit_models(data, config, seed=seed, clock=clock)
+    facts = RunFacts(
+        engine="polars",
+        start=data.events[TS].dt.min(),  # type: ignore[arg-type]
+        reference_time=data.reference_time,
+        quality=loaded.quality,
+        sources=loaded.sources,
+        events=data.events.height,
+        items=data.n_items,
+        users=data.n_users,
+        window_days=window_days,
+    )
     with clock.stage("export"):
-        staging = stage_bundle(
-            out_dir,
-            parts,
-            quality=loaded.quality.to_dict(),
-            manifest_fields=_manifest_fields(data, loaded, config, seed, window_days, parts),
-            created_at=created_at or datetime.now(UTC),
-        )
+        staging = stage(out_dir, parts, facts, config, seed, created_at)
         if gate is not None:
             gate(staging, data)
         published = publish(staging, keep=config.export.keep)
-    return TrainResult(published, clock.timings, loaded, _summary(data, parts))
+    return TrainResult(published, clock.timings, facts, summarise(facts, parts))
+
+
+def stage(
+    out_dir: Path,
+    parts: Sequence[Part],
+    facts: RunFacts,
+    config: TrainingConfig,
+    seed: int,
+    created_at: datetime | None,
+) -> Path:
+    """Stage the run's verified bundle under `out_dir` (see `training.export`)."""
+    return stage_bundle(
+        out_dir,
+        parts,
+        quality=facts.quality.to_dict(),
+        manifest_fields=_manifest_fields(facts, config, seed, parts),
+        created_at=created_at or datetime.now(UTC),
+    )
 
 
 def fit_models(
@@ -107,33 +147,34 @@ def fit_models(
 
 
 def _manifest_fields(
-    data: TrainingData,
-    loaded: LoadedData,
-    config: TrainingConfig,
-    seed: int,
-    window_days: int | None,
-    parts: Sequence[Part],
+    facts: RunFacts, config: TrainingConfig, seed: int, parts: Sequence[Part]
 ) -> dict[str, Any]:
-    start = data.events[TS].dt.min()
     return {
+        "engine": facts.engine,
+        "parts_not_trained": dict(facts.not_trained),
         "data_window": {
-            "start": str(start) if start is not None else None,
-            "end": data.reference_time.isoformat(),
-            "window_days": str(window_days) if window_days else None,
+            "start": str(facts.start) if facts.start is not None else None,
+            "end": facts.reference_time.isoformat(),
+            "window_days": str(facts.window_days) if facts.window_days else None,
         },
-        "sources": [s.to_dict() for s in loaded.sources],
-        "row_counts": {"events": data.events.height, "items": data.n_items, "users": data.n_users},
+        "sources": [s.to_dict() for s in facts.sources],
+        "row_counts": {"events": facts.events, "items": facts.items, "users": facts.users},
         "params": {"seed": seed, **config.to_dict()},
         "metrics": {part.name: dict(part.meta.get("metrics", {})) for part in parts},
     }
 
 
-def _summary(data: TrainingData, parts: Sequence[Part]) -> dict[str, Any]:
+def summarise(facts: RunFacts, parts: Sequence[Part]) -> dict[str, Any]:
+    """The figures the CLI prints after a run."""
     by_name = {part.name: part for part in parts}
-    return {
-        "events": data.events.height,
-        "items": data.n_items,
-        "users": data.n_users,
+    summary = {
+        "engine": facts.engine,
+        "events": facts.events,
+        "items": facts.items,
+        "users": facts.users,
         "rules": len(by_name["rules"].arrays["consequents"]),
-        "window": f"{data.events[TS].dt.min()} → {data.reference_time}",
+        "window": f"{facts.start} → {facts.reference_time}",
     }
+    if facts.not_trained:
+        summary["not trained"] = ", ".join(sorted(facts.not_trained))
+    return summary

@@ -48,7 +48,8 @@ class LoadedPart:
 
 @dataclass(frozen=True)
 class Bundle:
-    """A verified, immutable bundle. `parts[name]` for every part in the contract."""
+    """A verified, immutable bundle. `parts[name]` for every part in the contract, except
+    the optional parts the manifest lists in `parts_not_trained` (see `get`)."""
 
     path: Path
     manifest: Manifest
@@ -61,13 +62,22 @@ class Bundle:
     def __getitem__(self, part_name: str) -> LoadedPart:
         return self.parts[part_name]
 
+    def get(self, part_name: str) -> LoadedPart | None:
+        """The part, or None for an optional part this bundle was trained without."""
+        return self.parts.get(part_name)
+
 
 def load_bundle(path: Path) -> Bundle:
     """Load and verify the bundle in `path`; raises a `BundleError` subclass naming the fault."""
     path = path.resolve()
     manifest = _read_manifest(path)
     _verify_files(path, manifest)
-    parts = {name: _load_part(path, spec, manifest) for name, spec in PARTS.items()}
+    _check_untrained(manifest)
+    parts = {
+        name: _load_part(path, spec, manifest)
+        for name, spec in PARTS.items()
+        if name not in manifest.parts_not_trained
+    }
     _check_lengths(parts)
     return Bundle(path=path, manifest=manifest, parts=parts)
 
@@ -111,6 +121,16 @@ def _verify_files(root: Path, manifest: Manifest) -> None:
         if actual != expected:
             raise ChecksumError(
                 f"{relative}: sha256 {actual[:12]}… differs from the manifest's {expected[:12]}…"
+            )
+
+
+def _check_untrained(manifest: Manifest) -> None:
+    for name in manifest.parts_not_trained:
+        spec = PARTS.get(name)
+        if spec is None or spec.required:
+            raise ContractError(
+                f"manifest lists {name!r} in parts_not_trained, but only optional parts may "
+                f"be left out: {sorted(n for n, s in PARTS.items() if not s.required)}"
             )
 
 
@@ -163,6 +183,8 @@ def _check_lengths(parts: Mapping[str, LoadedPart]) -> None:
     }
     for expected, table, what in ((n_items, per_item, "items"), (n_users, per_user, "users")):
         for part_name, names in table.items():
+            if part_name not in parts:
+                continue
             for array_name in names:
                 length = len(parts[part_name][array_name])
                 if length != expected:

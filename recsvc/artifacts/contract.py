@@ -29,7 +29,11 @@ ArraySpec = tuple[str, int]  # (dtype kind, ndim)
 
 @dataclass(frozen=True)
 class PartSpec:
-    """Required arrays of one part; a part may carry more arrays than these."""
+    """Required arrays of one part; a part may carry more arrays than these.
+
+    A part with `required=False` may be absent from a bundle, but only when the manifest's
+    `parts_not_trained` names it with the reason (e.g. the Spark engine has no LightFM);
+    a part that is neither present nor declared is a broken bundle."""
 
     name: str
     arrays: dict[str, ArraySpec]
@@ -101,6 +105,7 @@ PARTS: Final[dict[str, PartSpec]] = {
                 "neighbors": ("i", 2),  # [n_items, N] item indices, -1 padded
                 "neighbor_scores": ("f", 2),  # [n_items, N]
             },
+            required=False,
         ),
         PartSpec(
             "hybrid",
@@ -115,6 +120,7 @@ PARTS: Final[dict[str, PartSpec]] = {
                 "user_feature_embeddings": ("f", 2),  # [n_user_features, d]
                 "user_feature_biases": ("f", 1),
             },
+            required=False,
         ),
         PartSpec(
             "popularity",

@@ -37,6 +37,8 @@ class Manifest(BaseModel):
     quality: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    engine: str = "polars"
+    parts_not_trained: dict[str, str] = Field(default_factory=dict)  # part -> why
     files: dict[str, str]
 
 

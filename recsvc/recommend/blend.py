@@ -109,7 +109,7 @@ def gather(
     if weights.als > 0:
         als = _rows(index.als_neighbors, seeds)
         parts.append(_neighbors(als, seeds, _ALS, weights.als, prior))
-    if weights.hybrid > 0:
+    if weights.hybrid > 0 and index.hybrid_neighbors is not None:
         hybrid = index.hybrid_neighbors.rows(seeds.items)
         parts.append(_neighbors(hybrid, seeds, _HYBRID, weights.hybrid, prior))
     if not parts:

@@ -125,11 +125,11 @@ class ServingIndex:
     catalog: CatalogIndex
     users: UserIndex
     rules: RuleIndex
-    itemknn: Neighbors
+    itemknn: Neighbors  # no columns when the bundle has no item-kNN part
     als_neighbors: Neighbors
     als: Embeddings
-    hybrid: Embeddings
-    hybrid_neighbors: LazyNeighbors
+    hybrid: Embeddings | None  # None when the bundle has no hybrid part
+    hybrid_neighbors: LazyNeighbors | None
     user_features: UserFeatures
     popularity: PopularityIndex
     repurchase: RepurchaseIndex
@@ -141,30 +141,43 @@ class ServingIndex:
 
 def build_index(bundle: Bundle, *, hybrid_neighbors: int = 50) -> ServingIndex:
     """Precompute the serving index of a verified bundle (once per load). Hybrid item
-    neighbours (`hybrid_neighbors` per item) are computed lazily, see `LazyNeighbors`."""
+    neighbours (`hybrid_neighbors` per item) are computed lazily, see `LazyNeighbors`.
+    Optional parts the bundle was trained without (`parts_not_trained`) give sources
+    that find nothing."""
     catalog = _catalog(bundle["catalog"])
     n_items = len(catalog.item_ids)
-    hybrid = bundle["hybrid"]
-    hybrid_model = _embeddings(
-        hybrid["user_embeddings"], hybrid["item_embeddings"], hybrid["item_biases"]
-    )
+    hybrid = bundle.get("hybrid")
+    hybrid_model = None
+    user_features = UserFeatures(position={}, embeddings=np.zeros((0, 0)), biases=np.zeros(0))
+    if hybrid is not None:
+        hybrid_model = _embeddings(
+            hybrid["user_embeddings"], hybrid["item_embeddings"], hybrid["item_biases"]
+        )
+        user_features = UserFeatures(
+            position=_positions(hybrid["user_feature_names"]),
+            embeddings=hybrid["user_feature_embeddings"],
+            biases=hybrid["user_feature_biases"],
+        )
+    itemknn = bundle.get("itemknn")
     return ServingIndex(
         version=bundle.version,
         catalog=catalog,
         users=_users(bundle["users"], bundle["segments"], n_items),
         rules=build_rule_index(bundle["rules"], n_items),
-        itemknn=_neighbors(bundle["itemknn"], "itemknn", n_items),
+        itemknn=(
+            _neighbors(itemknn, "itemknn", n_items)
+            if itemknn is not None
+            else Neighbors(np.zeros((n_items, 0), np.int64), np.zeros((n_items, 0)))
+        ),
         als_neighbors=_neighbors(bundle["als"], "als", n_items),
         als=_embeddings(
             bundle["als"]["user_factors"], bundle["als"]["item_factors"], np.zeros(n_items)
         ),
         hybrid=hybrid_model,
-        hybrid_neighbors=LazyNeighbors(hybrid_model.item_unit, hybrid_neighbors),
-        user_features=UserFeatures(
-            position=_positions(hybrid["user_feature_names"]),
-            embeddings=hybrid["user_feature_embeddings"],
-            biases=hybrid["user_feature_biases"],
+        hybrid_neighbors=(
+            LazyNeighbors(hybrid_model.item_unit, hybrid_neighbors) if hybrid_model else None
         ),
+        user_features=user_features,
         popularity=_popularity(bundle["popularity"], n_items),
         repurchase=_repurchase(bundle["repurchase"], catalog.categories[:, 0]),
     )

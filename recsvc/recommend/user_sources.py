@@ -52,7 +52,7 @@ def cross_sell(index: ServingIndex, request: Request) -> Candidates:
         zip(CROSS_SELL_MODELS, (index.hybrid, index.als), strict=True)
     ):
         weight: float = getattr(weights, name)
-        if weight > 0:
+        if weight > 0 and model is not None:
             items, scores = top_dense(_user_scores(model, request.user), allowed, request.depth)
             found.append((items, weight * relative(scores), code))
     if not found:
@@ -89,7 +89,7 @@ def cold_start_hybrid(index: ServingIndex, request: Request) -> Candidates:
     rows = [
         features.position[name] for name in context_features(request) if name in features.position
     ]
-    if not rows:
+    if not rows or index.hybrid is None:
         return EMPTY
     vector = features.embeddings[rows].sum(axis=0)
     scores = index.hybrid.item @ vector + index.hybrid.item_bias

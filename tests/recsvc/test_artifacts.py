@@ -130,3 +130,33 @@ def test_current_pointer_round_trip_and_refusals(tmp_path: Path) -> None:
         read_current(tmp_path)
     with pytest.raises(UnsafePathError):
         write_current(tmp_path, ".staging-x")
+
+
+def _drop_part(path: Path, part: str) -> None:
+    manifest = json.loads((path / MANIFEST_FILE).read_text())
+    manifest["files"] = {
+        name: sha for name, sha in manifest["files"].items() if not name.startswith(f"{part}/")
+    }
+    (path / MANIFEST_FILE).write_text(json.dumps(manifest))
+    for file in (path / part).iterdir():
+        file.unlink()
+    (path / part).rmdir()
+
+
+def test_optional_parts_may_be_absent_only_when_declared(bundle_dir: Path) -> None:
+    """A Spark-trained bundle has no item-kNN and no hybrid part and says why."""
+    for part in ("itemknn", "hybrid"):
+        _drop_part(bundle_dir, part)
+    with pytest.raises(MissingFileError, match="lacks"):
+        load_bundle(bundle_dir)  # absent but undeclared: broken
+    _edit_manifest(bundle_dir, parts_not_trained={"itemknn": "no", "hybrid": "no"})
+    bundle = load_bundle(bundle_dir)
+    assert bundle.get("hybrid") is None and bundle.get("itemknn") is None
+    assert bundle.get("als") is not None
+
+
+def test_required_parts_cannot_be_declared_untrained(bundle_dir: Path) -> None:
+    _drop_part(bundle_dir, "rules")
+    _edit_manifest(bundle_dir, parts_not_trained={"rules": "skipped"})
+    with pytest.raises(ContractError, match="only optional parts"):
+        load_bundle(bundle_dir)

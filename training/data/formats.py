@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from training.errors import TrainingError
 
@@ -22,7 +23,12 @@ class FormatGuessError(TrainingError):
     """The format of a `--data` file was neither given nor recognisable from its name."""
 
 
-def pair_formats(paths: Sequence[Path], formats: Sequence[str] | None) -> list[tuple[Path, str]]:
+Source = TypeVar("Source", Path, str)
+
+
+def pair_formats(
+    paths: Sequence[Source], formats: Sequence[str] | None
+) -> list[tuple[Source, str]]:
     """One format per path: given one each, one for all, or guessed from the file name."""
     if formats and len(formats) not in (1, len(paths)):
         raise FormatGuessError(
@@ -34,7 +40,7 @@ def pair_formats(paths: Sequence[Path], formats: Sequence[str] | None) -> list[t
     return [(path, guess_format(path)) for path in paths]
 
 
-def guess_format(path: Path) -> str:
+def guess_format(path: Path | str) -> str:
     """The format a well-known file name implies; raises `FormatGuessError` otherwise."""
     name = str(path).lower()
     for hint, fmt in _NAME_HINTS:

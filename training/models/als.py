@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +60,29 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
         raise EmptyDataError("ALS: no user has a positive interaction to factorise")
     user_factors, item_factors, loss = _factorise(confidence, config, seed)
     buyers = np.diff(confidence.tocsc().indptr)
+    return als_part(
+        user_factors,
+        item_factors,
+        buyers=buyers,
+        config=config,
+        meta={
+            "params": {**asdict(config), "seed": seed},
+            "metrics": {"final_loss": loss},
+            "nonzeros": int(confidence.nnz),
+        },
+    )
+
+
+def als_part(
+    user_factors: NDArray[np.float32],
+    item_factors: NDArray[np.float32],
+    *,
+    buyers: NDArray[np.integer],
+    config: AlsConfig,
+    meta: dict[str, Any],
+) -> Part:
+    """Part "als" from factors of either engine; `buyers[i]` = users with a positive cell
+    for item i (items with fewer than `neighbor_min_buyers` get no neighbour list)."""
     neighbors, neighbor_scores = restricted(
         lambda members: cosine_table(item_factors[members], config.neighbors),
         buyers >= config.neighbor_min_buyers,
@@ -71,11 +95,7 @@ def fit(data: TrainingData, config: AlsConfig, *, seed: int = 0) -> Part:
             "neighbors": neighbors,
             "neighbor_scores": neighbor_scores,
         },
-        {
-            "params": {**asdict(config), "seed": seed},
-            "metrics": {"final_loss": loss},
-            "nonzeros": int(confidence.nnz),
-        },
+        meta,
     )
 
 

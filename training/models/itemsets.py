@@ -120,7 +120,7 @@ def frequent_itemsets(baskets: sp.sparray, threshold: int, max_len: int) -> list
         levels.append(ItemsetLevel(frequent[local], counts))
         if local.shape[1] == max_len:
             break
-        prefixes, candidates = _candidates(local)
+        prefixes, candidates = apriori_candidates(local)
         if not len(candidates):
             break
         # Only itemsets that prefix some candidate need an indicator column.
@@ -181,7 +181,7 @@ def _frequent_pairs(items: sp.csr_array, threshold: int) -> tuple[NDArray[np.int
     return pairs, counts[order].astype(np.int64)
 
 
-def _candidates(level: NDArray[np.int32]) -> tuple[IntArray, NDArray[np.int32]]:
+def apriori_candidates(level: NDArray[np.int32]) -> tuple[IntArray, NDArray[np.int32]]:
     """Apriori join and prune of frequent (k-1)-itemsets `level` (lexicographic rows).
 
     Returns (prefix, candidates): candidates [m, k] in lexicographic order, and for each the

@@ -22,7 +22,8 @@ each group of the grouped rankings (contract CSR form) keep their top
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -35,10 +36,12 @@ from training.data.schema import CATEGORY_LEVELS, COUNTRY, HOUR, ITEM_IDX, TS, U
 from training.errors import ModelFitError
 from training.models.profiles import BASKET, age_days, csr_indptr, kept_purchases
 
-# (label, first hour, last hour), inclusive, covering 0..23 once.
-_BUYER = "buyer"
-_GROUP = "group"
-_SCORE = "score"
+HOUR_BAND_OF: Final = {hour: hour_band(hour) for hour in range(24)}
+BUYER: Final = "buyer"
+GROUP: Final = "group"
+SCORE: Final = "score"
+RECENT: Final = "recent"
+LONG: Final = "long"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,20 @@ class PopularityConfig:
             raise ModelFitError(f"half_life_days must be > 0 or None, got {self.half_life_days}")
 
 
+@dataclass(frozen=True)
+class PopularityScores:
+    """(group, item_idx, score) frames either engine computes, before ranking.
+
+    `items`: every bought item's score in group ""; `trending`: trending scores in group
+    ""; `groups`: per grouped ranking (`POPULARITYGROUPS`) its (group, item, score) rows;
+    `n_buyers`: distinct buyers."""
+
+    items: pl.DataFrame
+    trending: pl.DataFrame
+    groups: dict[str, pl.DataFrame]
+    n_buyers: int
+
+
 def fit(
     data: TrainingData,
     config: PopularityConfig,
@@ -83,32 +100,45 @@ def fit(
     """
     del seed
     lines = buyer_lines(data)
-    item_scores = _scores(lines.with_columns(pl.lit("").alias(_GROUP)), data, config)
+    item_scores = _scores(lines.with_columns(pl.lit("").alias(GROUP)), data, config)
     groups = {
-        "category": item_scores.drop(_GROUP).join(_category_groups(data), on=ITEM_IDX),
+        "category": item_scores.drop(GROUP).join(category_groups(data.catalog), on=ITEM_IDX),
         "segment": _scores(_segment_lines(lines, segments, data.n_users), data, config),
-        "country": _scores(lines.with_columns(pl.col(COUNTRY).alias(_GROUP)), data, config),
-        "hour_band": _scores(lines.with_columns(_hour_band_expr().alias(_GROUP)), data, config),
+        "country": _scores(lines.with_columns(pl.col(COUNTRY).alias(GROUP)), data, config),
+        "hour_band": _scores(lines.with_columns(_hour_band_expr().alias(GROUP)), data, config),
     }
-    global_ranking = ranked(item_scores, None)
-    trending = ranked(_trending_scores(lines, data, config), config.max_items_per_group)
+    scores = PopularityScores(
+        items=item_scores,
+        trending=_trending_scores(lines, data, config),
+        groups=groups,
+        n_buyers=lines[BUYER].n_unique(),
+    )
+    return popularity_part(scores, config, data.reference_time)
+
+
+def popularity_part(
+    scores: PopularityScores, config: PopularityConfig, reference_time: datetime
+) -> Part:
+    """Part "popularity" from either engine's `PopularityScores`."""
+    global_ranking = ranked(scores.items, None)
+    trending = ranked(scores.trending, config.max_items_per_group)
     arrays: dict[str, NDArray[Any]] = {
         "global_items": global_ranking.items,
         "global_scores": global_ranking.scores,
         "trending_items": trending.items,
         "trending_scores": trending.scores,
     }
-    for key, scores in groups.items():
-        arrays.update(ranked(scores, config.max_items_per_group).as_arrays(key))
+    for key, frame in scores.groups.items():
+        arrays.update(ranked(frame, config.max_items_per_group).as_arrays(key))
     meta: dict[str, Any] = {
         "config": asdict(config),
         "score": "distinct buyers (user, or basket if anonymous) with a kept basket",
         "hour_bands": {label: [first, last] for label, first, last in HOUR_BANDS},
-        "reference_time": data.reference_time.isoformat(),
-        "n_buyers": lines[_BUYER].n_unique(),
+        "reference_time": reference_time.isoformat(),
+        "n_buyers": scores.n_buyers,
         "n_global_items": len(global_ranking.items),
         "n_trending_items": len(trending.items),
-        "n_groups": {key: len(arrays[f"{key}_groups"]) for key in groups},
+        "n_groups": {key: len(arrays[f"{key}_groups"]) for key in scores.groups},
     }
     return Part(name="popularity", arrays=arrays, meta=meta)
 
@@ -139,19 +169,19 @@ def ranked(scores: pl.DataFrame, max_items: int | None) -> Ranking:
     cut to their top `max_items` (None = no cut).
     """
     ordered = (
-        scores.filter(pl.col(_GROUP).is_not_null() & (pl.col(_SCORE) > 0))
-        .with_columns(pl.col(_SCORE).cast(pl.Float32))
-        .sort(_GROUP, _SCORE, ITEM_IDX, descending=[False, True, False])
+        scores.filter(pl.col(GROUP).is_not_null() & (pl.col(SCORE) > 0))
+        .with_columns(pl.col(SCORE).cast(pl.Float32))
+        .sort(GROUP, SCORE, ITEM_IDX, descending=[False, True, False])
     )
     if max_items is not None:
-        ordered = ordered.filter(pl.int_range(pl.len()).over(_GROUP) < max_items)
-    names = ordered[_GROUP].unique(maintain_order=True)
-    group_codes = ordered[_GROUP].rank("dense").cast(pl.Int64).to_numpy() - 1
+        ordered = ordered.filter(pl.int_range(pl.len()).over(GROUP) < max_items)
+    names = ordered[GROUP].unique(maintain_order=True)
+    group_codes = ordered[GROUP].rank("dense").cast(pl.Int64).to_numpy() - 1
     return Ranking(
         groups=names.to_numpy().astype(str),
         indptr=csr_indptr(group_codes, len(names)),
         items=ordered[ITEM_IDX].to_numpy().astype(np.int32),
-        scores=ordered[_SCORE].to_numpy().astype(np.float32),
+        scores=ordered[SCORE].to_numpy().astype(np.float32),
     )
 
 
@@ -160,19 +190,19 @@ def buyer_lines(data: TrainingData) -> pl.DataFrame:
     buyer = pl.coalesce(
         pl.lit("u") + pl.col(USER_IDX).cast(pl.String), pl.lit("b") + pl.col(BASKET)
     )
-    return kept_purchases(data).with_columns(buyer.alias(_BUYER))
+    return kept_purchases(data).with_columns(buyer.alias(BUYER))
 
 
 def _scores(lines: pl.DataFrame, data: TrainingData, config: PopularityConfig) -> pl.DataFrame:
     """(group, item_idx, score): distinct buyers per group and item, decayed if configured."""
-    last = lines.group_by(_GROUP, ITEM_IDX, _BUYER).agg(pl.col(TS).max())
+    last = lines.group_by(GROUP, ITEM_IDX, BUYER).agg(pl.col(TS).max())
     if config.half_life_days is None:
         score = pl.len().cast(pl.Float64)
     else:
         score = (
             0.5 ** (age_days(data.reference_time).clip(lower_bound=0.0) / config.half_life_days)
         ).sum()
-    return last.group_by(_GROUP, ITEM_IDX).agg(score.alias(_SCORE))
+    return last.group_by(GROUP, ITEM_IDX).agg(score.alias(SCORE))
 
 
 def _trending_scores(
@@ -182,14 +212,20 @@ def _trending_scores(
     age = age_days(data.reference_time)
     in_window = lines.filter((age >= 0) & (age < config.trending_long_days))
     counts = in_window.group_by(ITEM_IDX).agg(
-        pl.col(_BUYER).filter(age < config.trending_recent_days).n_unique().alias("recent"),
-        pl.col(_BUYER).n_unique().alias("long"),
+        pl.col(BUYER).filter(age < config.trending_recent_days).n_unique().alias(RECENT),
+        pl.col(BUYER).n_unique().alias(LONG),
     )
-    score = (pl.col("recent") / config.trending_recent_days) / (
-        (pl.col("long") + config.trending_smoothing) / config.trending_long_days
+    return trending_from_counts(counts, config)
+
+
+def trending_from_counts(counts: pl.DataFrame, config: PopularityConfig) -> pl.DataFrame:
+    """Trending (group "", item_idx, score) from (item_idx, recent, long) distinct buyers
+    in the two windows (either engine's counts)."""
+    score = (pl.col(RECENT) / config.trending_recent_days) / (
+        (pl.col(LONG) + config.trending_smoothing) / config.trending_long_days
     )
-    return counts.filter(pl.col("recent") >= config.trending_min_buyers).select(
-        pl.lit("").alias(_GROUP), ITEM_IDX, score.alias(_SCORE)
+    return counts.filter(pl.col(RECENT) >= config.trending_min_buyers).select(
+        pl.lit("").alias(GROUP), ITEM_IDX, score.alias(SCORE)
     )
 
 
@@ -200,15 +236,15 @@ def _segment_lines(
     if segments is not None and len(labels) != n_users:
         raise ModelFitError(f"segments has {len(labels)} labels for {n_users} users")
     table = pl.DataFrame(
-        {USER_IDX: np.arange(len(labels), dtype=np.int32), _GROUP: labels},
-        schema={USER_IDX: pl.Int32, _GROUP: pl.String},
-    ).filter(pl.col(_GROUP) != "")
+        {USER_IDX: np.arange(len(labels), dtype=np.int32), GROUP: labels},
+        schema={USER_IDX: pl.Int32, GROUP: pl.String},
+    ).filter(pl.col(GROUP) != "")
     return lines.join(table, on=USER_IDX)
 
 
-def _category_groups(data: TrainingData) -> pl.DataFrame:
-    """(item_idx, group) for every complete category path prefix of every item."""
-    catalog = data.catalog.select(
+def category_groups(catalog: pl.DataFrame) -> pl.DataFrame:
+    """(item_idx, group) for every complete category path prefix of every catalog item."""
+    catalog = catalog.select(
         pl.int_range(pl.len(), dtype=pl.Int32).alias(ITEM_IDX),
         *(pl.col(level).fill_null("") for level in CATEGORY_LEVELS),
     )
@@ -217,10 +253,9 @@ def _category_groups(data: TrainingData) -> pl.DataFrame:
         levels = CATEGORY_LEVELS[:depth]
         path = pl.lit(f"{depth}:") + pl.concat_str(levels, separator=".")
         complete = pl.all_horizontal(pl.col(level) != "" for level in levels)
-        frames.append(catalog.filter(complete).select(ITEM_IDX, path.alias(_GROUP)))
+        frames.append(catalog.filter(complete).select(ITEM_IDX, path.alias(GROUP)))
     return pl.concat(frames)
 
 
 def _hour_band_expr() -> pl.Expr:
-    bands = {hour: hour_band(hour) for hour in range(24)}
-    return pl.col(HOUR).replace_strict(bands, return_dtype=pl.String)
+    return pl.col(HOUR).replace_strict(HOUR_BAND_OF, return_dtype=pl.String)

@@ -21,6 +21,7 @@ from training.data.schema import (
     COUNTRY,
     EVENT,
     HOUR,
+    ITEM,
     ITEM_IDX,
     NAME,
     ORDER,
@@ -33,8 +34,11 @@ from training.data.schema import (
 
 BASKET = "basket"
 VALUE = "value"
+ORDERS = "orders"
+LAST_TS = "last_ts"
+EVENTS = "events"
 _ROW = "_row"
-_KIND = "_kind"  # 0 = purchase, 1 = return: a purchase precedes a return at the same instant
+KIND = "_kind"  # 0 = purchase, 1 = return: a purchase precedes a return at the same instant
 
 
 def fit_catalog(data: TrainingData) -> Part:
@@ -43,19 +47,23 @@ def fit_catalog(data: TrainingData) -> Part:
     `categories` is [n_items, 4] with "" where a level is missing; `prices` is the
     catalog's last unit price, NaN if unknown; an unknown availability counts as in stock.
     """
-    catalog = data.catalog
+    return catalog_part(data.catalog)
+
+
+def catalog_part(catalog: pl.DataFrame) -> Part:
+    """Part "catalog" from a `CATALOG_SCHEMA` frame sorted by item id (either engine's)."""
     categories = np.stack([_strings(catalog[level]) for level in CATEGORY_LEVELS], axis=1)
     return Part(
         name="catalog",
         arrays={
-            "item_ids": data.item_ids.astype(str),
+            "item_ids": _strings(catalog[ITEM]),
             "names": _strings(catalog[NAME]),
             "categories": categories,
             "prices": catalog[PRICE].cast(pl.Float64).fill_null(np.nan).to_numpy(),
             "available": catalog[AVAILABLE].fill_null(True).to_numpy().astype(bool),
         },
         meta={
-            "n_items": data.n_items,
+            "n_items": catalog.height,
             "n_with_name": int((catalog[NAME].fill_null("") != "").sum()),
             "n_with_category": int((catalog[CATEGORY_LEVELS[0]].fill_null("") != "").sum()),
             "n_with_price": int(catalog[PRICE].is_not_null().sum()),
@@ -76,21 +84,36 @@ def fit_users(data: TrainingData) -> Part:
         kept_purchases(data)
         .filter(pl.col(USER_IDX).is_not_null())
         .group_by(USER_IDX, ITEM_IDX)
-        .agg(pl.len().alias("orders"), pl.col(TS).max().dt.epoch("s").alias("last_ts"))
-        .sort(USER_IDX, ITEM_IDX)
+        .agg(pl.len().alias(ORDERS), pl.col(TS).max().dt.epoch("s").alias(LAST_TS))
     )
+    countries = (
+        data.events.filter(pl.col(USER_IDX).is_not_null() & pl.col(COUNTRY).is_not_null())
+        .group_by(USER_IDX, COUNTRY)
+        .agg(pl.len().alias(EVENTS))
+    )
+    return users_part(data.user_ids, history, countries)
+
+
+def users_part(user_ids: NDArray[np.str_], history: pl.DataFrame, countries: pl.DataFrame) -> Part:
+    """Part "users" from aggregates either engine computes.
+
+    `history`: one row per (user_idx, item_idx) with `orders` and `last_ts` (unix seconds);
+    `countries`: (user_idx, country, events) counts of events per user and country.
+    """
+    history = history.sort(USER_IDX, ITEM_IDX)
+    n_users = len(user_ids)
     return Part(
         name="users",
         arrays={
-            "user_ids": data.user_ids.astype(str),
-            "countries": _main_countries(data),
-            "history_indptr": csr_indptr(history[USER_IDX].to_numpy(), data.n_users),
+            "user_ids": user_ids.astype(str),
+            "countries": _main_countries(countries, n_users),
+            "history_indptr": csr_indptr(history[USER_IDX].to_numpy(), n_users),
             "history_items": history[ITEM_IDX].to_numpy().astype(np.int32),
-            "history_orders": history["orders"].to_numpy().astype(np.int32),
-            "history_last_ts": history["last_ts"].to_numpy().astype(np.int64),
+            "history_orders": history[ORDERS].to_numpy().astype(np.int32),
+            "history_last_ts": history[LAST_TS].to_numpy().astype(np.int64),
         },
         meta={
-            "n_users": data.n_users,
+            "n_users": n_users,
             "n_users_with_history": int(history[USER_IDX].n_unique()),
             "n_history_entries": history.height,
         },
@@ -165,23 +188,47 @@ def _purchase_baskets(events: pl.DataFrame) -> pl.DataFrame:
 
 def _lifo_kept(baskets: pl.DataFrame, returns: pl.DataFrame) -> NDArray[np.float64]:
     """Kept quantity per row of `baskets` after `returns` cancel the latest earlier baskets."""
-    kept = baskets[QTY].to_numpy().astype(np.float64).copy()
     columns = [USER_IDX, ITEM_IDX, TS, QTY]
     timeline = pl.concat(
         [
-            baskets.select(*columns, pl.lit(0).alias(_KIND), pl.int_range(pl.len()).alias(_ROW)),
-            returns.select(*columns, pl.lit(1).alias(_KIND), pl.lit(-1, pl.Int64).alias(_ROW)),
+            baskets.select(*columns, pl.lit(0).alias(KIND), pl.int_range(pl.len()).alias(_ROW)),
+            returns.select(*columns, pl.lit(1).alias(KIND), pl.lit(-1, pl.Int64).alias(_ROW)),
         ]
-    ).sort(USER_IDX, ITEM_IDX, TS, _KIND, _ROW)
+    ).sort(USER_IDX, ITEM_IDX, TS, KIND, _ROW)
+    pair = pl.struct(USER_IDX, ITEM_IDX)
+    kept = lifo_kept(
+        starts=(pair != pair.shift(1)).fill_null(True),
+        timeline=timeline,
+    )
+    rows = timeline[_ROW].to_numpy()
+    result = np.zeros(baskets.height, dtype=np.float64)
+    result[rows[rows >= 0]] = kept[rows >= 0]
+    return result
+
+
+def lifo_kept(*, starts: pl.Expr, timeline: pl.DataFrame) -> NDArray[np.float64]:
+    """Kept quantity of each timeline row; returns cancel the latest earlier purchases.
+
+    `timeline` holds the purchases (`_kind` 0, quantity > 0) and returns (`_kind` 1,
+    quantity = returned amount, sign ignored) of one or more (user, item) pairs, sorted
+    by pair, time, kind (a purchase precedes a return at the same instant), then basket;
+    `starts` is True on each pair's first row. A return takes from the most recent
+    purchase still holding quantity (LIFO); what exceeds the pair's earlier purchases is
+    ignored. Returns keep 0. Shared by both engines (the Spark engine calls it per pair).
+    """
+    frame = timeline.select(starts.alias("_start"), KIND, QTY)
+    new_pair = frame["_start"].to_numpy()
+    is_return = frame[KIND].to_numpy() == 1
+    kept = np.where(is_return, 0.0, frame[QTY].to_numpy().astype(np.float64))
+    returned = np.abs(frame[QTY].to_numpy().astype(np.float64))
     stack: list[int] = []
-    previous: tuple[int, int] | None = None
-    for user, item, row, quantity in timeline.select(USER_IDX, ITEM_IDX, _ROW, QTY).iter_rows():
-        if (user, item) != previous:
-            stack, previous = [], (user, item)
-        if row >= 0:
+    for row in range(len(kept)):
+        if new_pair[row]:
+            stack = []
+        if not is_return[row]:
             stack.append(row)
             continue
-        remaining = float(quantity)
+        remaining = float(returned[row])
         while remaining > 0 and stack:
             taken = min(remaining, kept[stack[-1]])
             kept[stack[-1]] -= taken
@@ -191,16 +238,13 @@ def _lifo_kept(baskets: pl.DataFrame, returns: pl.DataFrame) -> NDArray[np.float
     return kept
 
 
-def _main_countries(data: TrainingData) -> NDArray[np.str_]:
-    counts = (
-        data.events.filter(pl.col(USER_IDX).is_not_null() & pl.col(COUNTRY).is_not_null())
-        .group_by(USER_IDX, COUNTRY)
-        .agg(pl.len())
-        .sort(USER_IDX, pl.col("len"), COUNTRY, descending=[False, True, False])
-        .unique(USER_IDX, keep="first", maintain_order=True)
+def _main_countries(counts: pl.DataFrame, n_users: int) -> NDArray[np.str_]:
+    """Per user the country with the most events, ties to the alphabetically first."""
+    main = counts.sort(USER_IDX, EVENTS, COUNTRY, descending=[False, True, False]).unique(
+        USER_IDX, keep="first", maintain_order=True
     )
-    countries = np.full(data.n_users, "", dtype=object)
-    countries[counts[USER_IDX].to_numpy()] = counts[COUNTRY].to_numpy()
+    countries = np.full(n_users, "", dtype=object)
+    countries[main[USER_IDX].to_numpy()] = main[COUNTRY].to_numpy()
     return countries.astype(str)
 
 

@@ -29,8 +29,10 @@ from training.data.schema import CATEGORY_LEVELS, ITEM_IDX, TS, USER_IDX
 from training.errors import ModelFitError
 from training.models.profiles import kept_purchases
 
-_INTERVAL = "interval_days"
-_CATEGORY = "category"
+INTERVAL = "interval_days"
+CATEGORY = "category"
+RATE = "rate"
+N = "n"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,21 @@ class RepurchaseConfig:
             )
 
 
+@dataclass(frozen=True)
+class RepeatStats:
+    """What either engine aggregates from the repeat intervals.
+
+    `items`: (item_idx, interval_days = median, n = intervals) per item with an interval;
+    `categories`: (category, interval_days, n) per level-1 category; `repeat_rates`:
+    (item_idx, rate) per bought item; `global_median`: median of all intervals."""
+
+    items: pl.DataFrame
+    categories: pl.DataFrame
+    repeat_rates: pl.DataFrame
+    n_intervals: int
+    global_median: float | None
+
+
 def fit(data: TrainingData, config: RepurchaseConfig, *, seed: int = 0) -> Part:
     """Part "repurchase": per-item median interval and repeat rate, per-category interval.
 
@@ -61,26 +78,51 @@ def fit(data: TrainingData, config: RepurchaseConfig, *, seed: int = 0) -> Part:
     del seed
     baskets = kept_purchases(data).filter(pl.col(USER_IDX).is_not_null())
     intervals = repeat_intervals(baskets, config.min_gap_days)
-    item_interval = _item_medians(intervals, data.n_items, config.min_repeats)
-    categories = _category_medians(intervals, data, config.min_repeats)
-    all_intervals = intervals[_INTERVAL]
+    level_1 = pl.DataFrame(
+        {
+            ITEM_IDX: np.arange(data.n_items, dtype=np.int32),
+            CATEGORY: data.catalog[CATEGORY_LEVELS[0]].fill_null(""),
+        }
+    ).filter(pl.col(CATEGORY) != "")
+    median = [pl.col(INTERVAL).median(), pl.len().alias(N)]
+    stats = RepeatStats(
+        items=intervals.group_by(ITEM_IDX).agg(median),
+        categories=intervals.join(level_1, on=ITEM_IDX).group_by(CATEGORY).agg(median),
+        repeat_rates=baskets.group_by(USER_IDX, ITEM_IDX)
+        .agg(pl.len().alias("orders"))
+        .group_by(ITEM_IDX)
+        .agg((pl.col("orders") >= 2).mean().alias(RATE)),
+        n_intervals=intervals.height,
+        global_median=_median_or_none(intervals[INTERVAL].to_numpy()),
+    )
+    return repurchase_part(stats, data.n_items, config)
+
+
+def repurchase_part(stats: RepeatStats, n_items: int, config: RepurchaseConfig) -> Part:
+    """Part "repurchase" from either engine's `RepeatStats` (see `fit`)."""
+    items = stats.items.filter(pl.col(N) >= config.min_repeats)
+    item_interval = np.full(n_items, np.nan)
+    item_interval[items[ITEM_IDX].to_numpy()] = items[INTERVAL].to_numpy()
+    rates = np.full(n_items, np.nan)
+    rates[stats.repeat_rates[ITEM_IDX].to_numpy()] = stats.repeat_rates[RATE].to_numpy()
+    categories = stats.categories.filter(pl.col(N) >= config.min_repeats).sort(CATEGORY)
     meta: dict[str, Any] = {
         "config": asdict(config),
         "due_factor": config.due_factor,
         "due_rule": "due when days since last purchase >= interval_days * due_factor",
-        "n_intervals": all_intervals.len(),
+        "n_intervals": stats.n_intervals,
         "n_items_with_interval": int(np.isfinite(item_interval).sum()),
         "n_categories_with_interval": categories.height,
-        "global_median_interval_days": _median_or_none(all_intervals.to_numpy()),
+        "global_median_interval_days": stats.global_median,
         "median_item_interval_days": _median_or_none(item_interval),
     }
     return Part(
         name="repurchase",
         arrays={
             "item_interval_days": item_interval,
-            "item_repeat_rate": _repeat_rates(baskets, data.n_items),
-            "category_groups": categories[_CATEGORY].to_numpy().astype(str),
-            "category_interval_days": categories[_INTERVAL].to_numpy().astype(np.float64),
+            "item_repeat_rate": rates,
+            "category_groups": categories[CATEGORY].to_numpy().astype(str),
+            "category_interval_days": categories[INTERVAL].to_numpy().astype(np.float64),
         },
         meta=meta,
     )
@@ -94,53 +136,10 @@ def repeat_intervals(baskets: pl.DataFrame, min_gap_days: float) -> pl.DataFrame
     """
     gap = pl.col(TS).diff().over(USER_IDX, ITEM_IDX).dt.total_seconds(fractional=True)
     return (
-        baskets.select(ITEM_IDX, (gap / SECONDS_PER_DAY).alias(_INTERVAL))
-        .drop_nulls(_INTERVAL)
-        .filter(pl.col(_INTERVAL) >= min_gap_days)
+        baskets.select(ITEM_IDX, (gap / SECONDS_PER_DAY).alias(INTERVAL))
+        .drop_nulls(INTERVAL)
+        .filter(pl.col(INTERVAL) >= min_gap_days)
     )
-
-
-def _item_medians(intervals: pl.DataFrame, n_items: int, min_repeats: int) -> NDArray[np.float64]:
-    medians = (
-        intervals.group_by(ITEM_IDX)
-        .agg(pl.col(_INTERVAL).median(), pl.len().alias("n"))
-        .filter(pl.col("n") >= min_repeats)
-    )
-    result = np.full(n_items, np.nan)
-    result[medians[ITEM_IDX].to_numpy()] = medians[_INTERVAL].to_numpy()
-    return result
-
-
-def _category_medians(
-    intervals: pl.DataFrame, data: TrainingData, min_repeats: int
-) -> pl.DataFrame:
-    """(category, interval_days) per level-1 category with ≥ `min_repeats` intervals."""
-    level_1 = pl.DataFrame(
-        {
-            ITEM_IDX: np.arange(data.n_items, dtype=np.int32),
-            _CATEGORY: data.catalog[CATEGORY_LEVELS[0]].fill_null(""),
-        }
-    ).filter(pl.col(_CATEGORY) != "")
-    return (
-        intervals.join(level_1, on=ITEM_IDX)
-        .group_by(_CATEGORY)
-        .agg(pl.col(_INTERVAL).median(), pl.len().alias("n"))
-        .filter(pl.col("n") >= min_repeats)
-        .sort(_CATEGORY)
-        .select(_CATEGORY, _INTERVAL)
-    )
-
-
-def _repeat_rates(baskets: pl.DataFrame, n_items: int) -> NDArray[np.float64]:
-    per_item = (
-        baskets.group_by(USER_IDX, ITEM_IDX)
-        .agg(pl.len().alias("orders"))
-        .group_by(ITEM_IDX)
-        .agg((pl.col("orders") >= 2).mean().alias("rate"))
-    )
-    rates = np.full(n_items, np.nan)
-    rates[per_item[ITEM_IDX].to_numpy()] = per_item["rate"].to_numpy()
-    return rates
 
 
 def _median_or_none(values: NDArray[np.float64]) -> float | None:

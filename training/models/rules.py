@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -185,6 +186,30 @@ def mine_rules(
     n_baskets = int(baskets.shape[0])
     threshold = min_count(min_support, n_baskets)
     levels = frequent_itemsets(baskets, threshold, max_len)
+    return rules_from_itemsets(
+        levels,
+        n_baskets=n_baskets,
+        threshold=threshold,
+        min_confidence=min_confidence,
+        max_len=max_len,
+        min_lift=min_lift,
+        max_rules=max_rules,
+    )
+
+
+def rules_from_itemsets(
+    levels: list[ItemsetLevel],
+    *,
+    n_baskets: int,
+    threshold: int,
+    min_confidence: float,
+    max_len: int,
+    min_lift: float | None = None,
+    max_rules: int | None = None,
+) -> RuleSet:
+    """The rules of `mine_rules` from frequent itemsets of sizes 1..max_len (`levels[k-1]`
+    holds size k; any frequent-itemset miner's output, e.g. Spark's FPGrowth) mined at
+    `threshold` baskets out of `n_baskets`."""
     rules = _rule_counts(levels, max_len - 1)
     keep = at_least(rules.joint, exact_fraction(min_confidence), rules.antecedent)
     if min_lift is not None:
@@ -229,7 +254,15 @@ def fit(data: TrainingData, config: RulesConfig, *, seed: int = 0) -> Part:
             "rules: no purchase has an order id or a session id, so there are no baskets; "
             "drop the rules model for this source or load one with orders or sessions"
         )
-    rule_set, support = _mine_adaptively(baskets, config)
+    rule_set, support = mine_adaptively(
+        lambda support: mine_rules(baskets, **{**asdict(config), "min_support": support}),
+        config.min_support,
+    )
+    return rules_part(rule_set, config, support)
+
+
+def rules_part(rule_set: RuleSet, config: RulesConfig, support: float) -> Part:
+    """Part "rules" of a mined `RuleSet`; `support` is the min_support actually used."""
     meta = {
         **asdict(config),
         "effective_min_support": support,
@@ -242,16 +275,15 @@ def fit(data: TrainingData, config: RulesConfig, *, seed: int = 0) -> Part:
     return Part(name="rules", arrays=rule_set.arrays(), meta=meta)
 
 
-def _mine_adaptively(baskets: sp.csr_matrix, config: RulesConfig) -> tuple[RuleSet, float]:
-    """Mine with `config`; when the support threshold is so low for these baskets that the
+def mine_adaptively(mine: Callable[[float], RuleSet], min_support: float) -> tuple[RuleSet, float]:
+    """`mine(min_support)`; when the support threshold is so low for these baskets that the
     candidate itemsets explode (small slices of data with a few huge orders), double it
     until mining fits, and report the support actually used (`effective_min_support`).
     The analyst CLI (`mine_rules`) never adapts: it raises instead."""
-    support = config.min_support
+    support = min_support
     while True:
         try:
-            params = {**asdict(config), "min_support": support}
-            return mine_rules(baskets, **params), support
+            return mine(support), support
         except TooManyCandidatesError:
             if support >= 1.0:
                 raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
@@ -30,6 +31,10 @@ from training.models.profiles import BASKET, VALUE, age_days, kept_purchases
 LIFECYCLE_LABELS: Final = ("prospect", "new", "active", "cooling", "at_risk", "sleeping", "lost")
 VALUE_LABELS: Final = ("none", "low", "mid", "high")
 RFM_BINS: Final = 5
+LAST: Final = "last"
+FIRST: Final = "first"
+FREQUENCY: Final = "frequency"
+MONETARY: Final = "monetary"
 NO_SCORE: Final = 0  # RFM score of a prospect
 
 
@@ -82,7 +87,13 @@ class Rfm:
 
 def fit(data: TrainingData, config: SegmentsConfig, *, seed: int = 0) -> Part:
     """Part "segments": one row per user with RFM, scores, lifecycle, value tier, cluster."""
-    rfm = compute_rfm(data)
+    return segments_part(compute_rfm(data), config, seed=seed, reference_time=data.reference_time)
+
+
+def segments_part(
+    rfm: Rfm, config: SegmentsConfig, *, seed: int, reference_time: datetime
+) -> Part:
+    """Part "segments" from per-user RFM (either engine's aggregates, see `rfm_from`)."""
     lifecycle = lifecycle_codes(rfm, config)
     value_tier = value_tier_codes(rfm, config.value_cuts)
     cluster, cluster_meta = _clusters(rfm, config, seed)
@@ -97,7 +108,7 @@ def fit(data: TrainingData, config: SegmentsConfig, *, seed: int = 0) -> Part:
     }
     meta: dict[str, Any] = {
         "config": asdict(config),
-        "reference_time": data.reference_time.isoformat(),
+        "reference_time": reference_time.isoformat(),
         "lifecycle_labels": list(LIFECYCLE_LABELS),
         "value_labels": list(VALUE_LABELS),
         "lifecycle_counts": _counts(lifecycle, LIFECYCLE_LABELS),
@@ -128,25 +139,31 @@ def compute_rfm(data: TrainingData) -> Rfm:
         .filter(pl.col(USER_IDX).is_not_null())
         .group_by(USER_IDX)
         .agg(
-            pl.col(TS).max().alias("last"),
-            pl.col(TS).min().alias("first"),
-            pl.col(BASKET).n_unique().alias("frequency"),
-            pl.col(VALUE).sum().alias("monetary"),
-        )
-        .with_columns(  # events after the reference time count as age 0
-            age_days(data.reference_time, "last").clip(lower_bound=0.0).alias("recency"),
-            age_days(data.reference_time, "first").clip(lower_bound=0.0).alias("first_age"),
+            pl.col(TS).max().alias(LAST),
+            pl.col(TS).min().alias(FIRST),
+            pl.col(BASKET).n_unique().alias(FREQUENCY),
+            pl.col(VALUE).sum().alias(MONETARY),
         )
     )
+    return rfm_from(per_user, data.reference_time, data.n_users)
+
+
+def rfm_from(per_user: pl.DataFrame, reference_time: datetime, n_users: int) -> Rfm:
+    """`Rfm` from one row per purchaser (either engine's aggregate): user_idx, last and
+    first kept basket time, frequency, monetary; users without a row are prospects."""
+    per_user = per_user.with_columns(  # events after the reference time count as age 0
+        age_days(reference_time, LAST).clip(lower_bound=0.0).alias(LAST),
+        age_days(reference_time, FIRST).clip(lower_bound=0.0).alias(FIRST),
+    )
     users = per_user[USER_IDX].to_numpy()
-    recency = np.full(data.n_users, np.nan)
-    first_age = np.full(data.n_users, np.nan)
-    frequency = np.zeros(data.n_users, dtype=np.int64)
-    monetary = np.zeros(data.n_users, dtype=np.float64)
-    recency[users] = per_user["recency"].to_numpy()
-    first_age[users] = per_user["first_age"].to_numpy()
-    frequency[users] = per_user["frequency"].to_numpy()
-    monetary[users] = per_user["monetary"].to_numpy()
+    recency = np.full(n_users, np.nan)
+    first_age = np.full(n_users, np.nan)
+    frequency = np.zeros(n_users, dtype=np.int64)
+    monetary = np.zeros(n_users, dtype=np.float64)
+    recency[users] = per_user[LAST].to_numpy()
+    first_age[users] = per_user[FIRST].to_numpy()
+    frequency[users] = per_user[FREQUENCY].to_numpy()
+    monetary[users] = per_user[MONETARY].to_numpy()
     return Rfm(recency, frequency, monetary, first_age)
 
 

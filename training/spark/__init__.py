@@ -1,0 +1,1 @@
+"""The Spark engine of `recsvc train --engine spark`: the same bundle, trained on a cluster."""
