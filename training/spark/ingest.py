@@ -29,6 +29,13 @@ The session time zone must be UTC (`training.spark.session` sets it): naive sour
 are read as UTC and `hour`/`weekday` are derived in the session time zone.
 `SourceFile.sha256` is computed for local paths and file:// URIs only; for other schemes
 it is "" (hashing would read every object a second time through the driver).
+
+Spark-only limits, each a named `DataFormatError`: adapters `online-retail`,
+`online-retail-ii` and `csv=<mapping.toml>` only (all names are resolved before any file
+is read); a mapping's `timestamp_format` may use the strptime directives in `_STRPTIME`
+(numeric dates and times) or epoch_s / epoch_ms; parquet times stored as nanoseconds
+(polars' default for `Datetime("ns")`) are refused by Spark 4.3's reader, while INT96 and
+micro/millisecond times are read.
 """
 
 from __future__ import annotations
@@ -237,7 +244,14 @@ def _spark_adapter(name: str, path: str) -> _SparkAdapter:
     """Mirrors `training.data.adapters.get_adapter` for the formats Spark supports."""
     base, has_config, config = name.partition("=")
     if base == MAPPED and has_config:
-        return partial(_mapped, mapping=load_mapping(Path(config)))
+        mapping = load_mapping(Path(config))
+        fmt = mapping.timestamp_format
+        if fmt is not None and fmt not in EPOCH_FORMATS:
+            try:
+                _spark_pattern(fmt)
+            except ValueError as error:
+                raise DataFormatError(config, str(error), column="timestamp_format") from None
+        return partial(_mapped, mapping=mapping)
     try:
         return SPARK_ADAPTERS[name]
     except KeyError:
@@ -659,8 +673,8 @@ def _from_epoch(name: str, unit: str) -> Column:
 
 
 def _spark_pattern(strptime: str) -> str:
-    """A strptime format as a Spark datetime pattern; `DataFormatError` for directives
-    outside `_STRPTIME`."""
+    """A strptime format as a Spark datetime pattern; `ValueError` for directives outside
+    `_STRPTIME`."""
     parts: list[str] = []
     for literal, directive in re.findall(r"([^%]*)(%.?)?", strptime):
         if literal:
@@ -669,10 +683,9 @@ def _spark_pattern(strptime: str) -> str:
             parts.append("'%'")
         elif directive:
             if directive[1:] not in _STRPTIME:
-                raise DataFormatError(
-                    strptime,
+                raise ValueError(
                     f"timestamp format directive {directive!r} is not supported by the spark "
-                    f"engine; supported: {['%' + d for d in _STRPTIME]}",
+                    f"engine; supported: {['%' + d for d in _STRPTIME]}"
                 )
             parts.append(_STRPTIME[directive[1:]])
     return "".join(parts)
