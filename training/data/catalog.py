@@ -71,7 +71,7 @@ def build_catalog(
         .with_columns(pl.lit(True).alias(AVAILABLE))
     )
     if catalog_path is not None:
-        derived = _override(derived, read_catalog_file(catalog_path))
+        derived = override_catalog(derived, read_catalog_file(catalog_path))
     return derived.select(pl.col(c).cast(t) for c, t in CATALOG_SCHEMA.items()).sort(ITEM)
 
 
@@ -130,7 +130,7 @@ def _latest_prices(events: pl.DataFrame) -> pl.DataFrame:
     return _latest(purchases, PRICE, [PRICE])
 
 
-def _override(derived: pl.DataFrame, listed: pl.DataFrame) -> pl.DataFrame:
+def override_catalog(derived: pl.DataFrame, listed: pl.DataFrame) -> pl.DataFrame:
     """Non-null catalog-file values win; category levels are replaced as one path."""
     joined = derived.join(listed, on=ITEM, how="left", suffix="_file")
     has_path = pl.col(f"{CATEGORY_LEVELS[0]}_file").is_not_null()

@@ -107,7 +107,7 @@ def micros(column: str) -> Column:
 def age_days(reference_time: datetime, column: str = TS) -> Column:
     """Days from `column` to `reference_time`, in the float operations of
     `training.models.profiles.age_days` (microseconds → seconds → days)."""
-    reference = (reference_time - from_micros(0)) // timedelta(microseconds=1)
+    reference = epoch_micros(reference_time)
     return (sf.lit(reference) - micros(column)) / MICROS_PER_SECOND / 86_400.0
 
 
@@ -181,6 +181,11 @@ def to_spark(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
     """A driver-side (small) polars frame as a Spark frame, through Arrow."""
     table: pa.Table = frame.to_arrow()
     return spark.createDataFrame(table)
+
+
+def epoch_micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact integer arithmetic)."""
+    return (moment - from_micros(0)) // timedelta(microseconds=1)
 
 
 def from_micros(value: int) -> datetime:

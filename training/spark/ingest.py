@@ -45,11 +45,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial, reduce
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import polars as pl
 from pyspark import StorageLevel
@@ -81,9 +81,9 @@ from training.data.adapters.online_retail import (
     NON_PRODUCT,
     NON_PRODUCT_CODES,
     TIME_FORMATS,
-    _detect_columns,
+    detect_columns,
 )
-from training.data.catalog import _override, read_catalog_file
+from training.data.catalog import override_catalog, read_catalog_file
 from training.data.load import CROSS_FILE_DUPLICATE, SourceFile, file_sha256
 from training.data.quality import (
     ANONYMOUS,
@@ -115,15 +115,15 @@ from training.data.schema import (
 )
 from training.data.split import holdout_window
 from training.errors import DataFormatError, EmptyDataError
+from training.spark.frames import SEQ, epoch_micros, from_micros, to_polars
+from training.spark.hadoop import filesystem, hadoop_path, local_path
 from training.spark.session import SparkEngineError
 
-SEQ: Final = "_seq"
 _FILE: Final = "_file"
 _MID: Final = "_mid"
 _REASON: Final = "_reason"
 _REPEAT: Final = "_repeat"
 _USED: Final = "_used"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TS_SCHEMA: Final = {TS: pl.Datetime("us", "UTC")}
 _FILE_SHIFT: Final = 51
 _MAX_FILES: Final = 1 << (63 - _FILE_SHIFT)
@@ -198,7 +198,7 @@ def load_sources_spark(
         raise EmptyDataError(f"no usable event in {names}; rejected: {report.rejected}")
     window_start = None
     if window_days is not None:
-        moment = _EPOCH + timedelta(microseconds=max(latest))
+        moment = from_micros(max(latest))
         window_start = holdout_window(pl.DataFrame({TS: [moment]}, schema=_TS_SCHEMA), window_days)
     kept = reduce(DataFrame.unionByName, (v.filter(F.col(_REASON).isNull()) for v in validated))
     kept = kept.select(_FILE, SEQ, *EVENT_SCHEMA, *_ATTRIBUTES)
@@ -265,7 +265,7 @@ def _online_retail(spark: SparkSession, path: str, *, source: str) -> _Canonical
     """Mirrors `training.data.adapters.online_retail.read_online_retail`."""
     raw = _read_table(spark, path)
     with _naming(path) as placeholder:
-        columns = _detect_columns(_empty_like(raw), placeholder)
+        columns = detect_columns(_empty_like(raw), placeholder)
     types = {field.name: field.dataType for field in raw.schema.fields}
     invoice = _as_id(columns[ORDER])
     quantity = _as_float(columns[QTY], types[columns[QTY]])
@@ -383,7 +383,7 @@ def _validate(
     unpersists it) and the latest kept event time (µs since 1970, None without one)."""
     latest = datetime.now(UTC) + FUTURE_MARGIN
     micros = F.unix_micros(F.col(TS))
-    in_range = micros.between(_micros(TIME_RANGE_START), _micros(latest))
+    in_range = micros.between(F.lit(epoch_micros(TIME_RANGE_START)), F.lit(epoch_micros(latest)))
     rules = [*canonical.rules, (OUT_OF_RANGE, F.col(TS).isNotNull() & ~in_range)]
     reason = F.coalesce(*(F.when(cond, F.lit(name)) for name, cond in rules))
     frame = _with_event_columns(canonical.frame.withColumn(_REASON, reason))
@@ -523,7 +523,7 @@ def _mark_use(
         repeat = F.col(_FILE) > F.min(_FILE).over(same_event)
     inside = F.lit(True)
     if window_start is not None:
-        inside = F.unix_micros(F.col(TS)) >= _micros(window_start)
+        inside = F.unix_micros(F.col(TS)) >= F.lit(epoch_micros(window_start))
     gone = F.lit(False)
     if erased:
         gone = F.coalesce(F.col(USER).isin(sorted(erased)), F.lit(False))
@@ -587,11 +587,10 @@ def _catalog(spark: SparkSession, marked: DataFrame, catalog_path: str | None) -
             F.lit(True).alias(AVAILABLE),
         )
     )
-    frame = pl.from_arrow(derived.toArrow())
-    assert isinstance(frame, pl.DataFrame)
+    frame = to_polars(derived)
     if catalog_path is not None:
         with _local_copy(spark, catalog_path) as local:
-            frame = _override(frame, read_catalog_file(local))
+            frame = override_catalog(frame, read_catalog_file(local))
     return frame.select(pl.col(c).cast(t) for c, t in CATALOG_SCHEMA.items()).sort(ITEM)
 
 
@@ -701,10 +700,6 @@ def _category_levels(path: Column) -> list[Column]:
     return [F.get(levels, i) for i in range(len(CATEGORY_LEVELS))]
 
 
-def _micros(moment: datetime) -> Column:
-    return F.lit((moment - _EPOCH) // timedelta(microseconds=1))
-
-
 # --- files ----------------------------------------------------------------------------
 
 
@@ -723,11 +718,9 @@ def _read_table(spark: SparkSession, path: str, *, separator: str = ",") -> Data
 
 def _magic(spark: SparkSession, path: str) -> bytes:
     """The first 4 bytes of `path`, read through Hadoop's FileSystem (any URI scheme)."""
-    jvm = spark._jvm
-    assert jvm is not None
     try:
-        hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-        stream = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).open(hadoop_path)
+        fs, hadoop_file = filesystem(spark, path)
+        stream = fs.open(hadoop_file)
     except Exception as error:  # py4j wraps every JVM exception in Py4JJavaError
         message = str(error).strip().splitlines()[0]
         raise DataFormatError(path, f"cannot read the file: {message}") from error
@@ -738,36 +731,23 @@ def _magic(spark: SparkSession, path: str) -> bytes:
     return bytes(b for b in head if b >= 0)
 
 
-def _local_path(path: str) -> Path | None:
-    """The local file behind a plain path or file:// URI; None for other schemes."""
-    parsed = urlparse(path)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme == "" or len(parsed.scheme) == 1:  # a Windows drive letter
-        return Path(path)
-    return None
-
-
 def _sha256(path: str) -> str:
     """`load.file_sha256` for local files and file:// URIs; "" for other schemes."""
-    local = _local_path(path)
+    local = local_path(path)
     return "" if local is None else file_sha256(local)
 
 
 @contextmanager
 def _local_copy(spark: SparkSession, path: str) -> Iterator[Path]:
     """A local path for `path`: itself if local, else a temporary copy through Hadoop."""
-    local = _local_path(path)
+    local = local_path(path)
     if local is not None:
         yield local
         return
-    jvm = spark._jvm
-    assert jvm is not None
     with tempfile.TemporaryDirectory() as directory:
         target = Path(directory) / Path(urlparse(path).path).name
-        source = jvm.org.apache.hadoop.fs.Path(path)
-        filesystem = source.getFileSystem(spark._jsc.hadoopConfiguration())
-        filesystem.copyToLocalFile(source, jvm.org.apache.hadoop.fs.Path(target.as_uri()))
+        fs, source = filesystem(spark, path)
+        fs.copyToLocalFile(source, hadoop_path(spark, target.as_uri()))
         yield target
 
 

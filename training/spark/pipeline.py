@@ -28,8 +28,9 @@ from training.models.segments import lifecycle_label_array
 from training.pipeline import RunFacts, TrainResult, stage, summarise
 from training.spark import models
 from training.spark.frames import from_micros, index_events, kept_purchases, micros
+from training.spark.hadoop import local_path
 from training.spark.ingest import load_sources_spark
-from training.spark.storage import local_path, publish_remote
+from training.spark.storage import publish_remote
 from training.stages import ProgressHook, SilentProgress, StageClock
 
 
@@ -60,6 +61,7 @@ def train_spark(
         data = index_events(spark, loaded.events, loaded.catalog)
         kept = kept_purchases(data.events).cache()
         counts = data.events.agg(sf.count(sf.lit(1)), sf.min(micros(TS))).first()
+        loaded.events.unpersist()  # the indexed copy is cached and materialised now
     with threadpool_limits(1, "blas"):
         with clock.stage("profiles"):
             parts = [catalog_part(data.catalog), models.users(data, kept)]

@@ -23,7 +23,6 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
@@ -31,16 +30,7 @@ from recsvc.artifacts.bundle import CURRENT_FILE
 from recsvc.artifacts.manifest import MANIFEST_FILE
 from training.errors import ExportError
 from training.export import STAGING_PREFIX
-
-
-def local_path(target: str) -> Path | None:
-    """The local directory `target` names (a plain path or a file:// URI), else None."""
-    parsed = urlparse(target)
-    if parsed.scheme in ("", "file"):
-        return Path(parsed.path if parsed.scheme else target)
-    if len(parsed.scheme) == 1:  # a Windows drive letter, not a scheme
-        return Path(target)
-    return None
+from training.spark.hadoop import filesystem, hadoop_path
 
 
 def publish_remote(spark: SparkSession, staging: Path, out_uri: str, *, keep: int) -> str:
@@ -69,21 +59,19 @@ def publish_remote(spark: SparkSession, staging: Path, out_uri: str, *, keep: in
 
 
 class _Hadoop:
-    """The Hadoop FileSystem of a models directory URI, through the session's JVM."""
+    """The Hadoop FileSystem of a models directory URI (`training.spark.hadoop`)."""
 
     def __init__(self, spark: SparkSession, root: str) -> None:
-        jvm: Any = spark._jvm  # private, but the only way to Hadoop's FileSystem API
-        self._path_class = jvm.org.apache.hadoop.fs.Path
-        self.root = self._path_class(root)
-        conf = spark._jsc.hadoopConfiguration()
-        self.fs = self.root.getFileSystem(conf)
+        self._spark = spark
+        self._root = root.rstrip("/")
+        self.fs, self.root = filesystem(spark, self._root)
         self.fs.mkdirs(self.root)
 
     def path(self, name: str) -> Any:
-        return self._path_class(self.root, name)
+        return hadoop_path(self._spark, f"{self._root}/{name}")
 
     def local(self, path: Path) -> Any:
-        return self._path_class(path.resolve().as_uri())
+        return hadoop_path(self._spark, path.resolve().as_uri())
 
 
 def _prune(hadoop: _Hadoop, *, keep: int, current: str) -> None:

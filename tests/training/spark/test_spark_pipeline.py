@@ -25,8 +25,9 @@ from recsvc.recommend import (
 from training.config import TrainingConfig
 from training.models.als import AlsConfig
 from training.pipeline import SourceSpec, train
+from training.spark.hadoop import local_path
 from training.spark.pipeline import train_spark
-from training.spark.storage import local_path, publish_remote
+from training.spark.storage import publish_remote
 
 pytestmark = [pytest.mark.spark, pytest.mark.realdata]
 

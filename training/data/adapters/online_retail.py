@@ -84,7 +84,7 @@ def read_online_retail(
 ) -> SourceFrame:
     """Read an Online Retail (I or II) file; see the module docstring for the mapping."""
     raw = read_table(path)
-    columns = _detect_columns(raw, path)
+    columns = detect_columns(raw, path)
     raw = mark_rows(raw)
     frame = raw.select(ROW, DUPLICATE, *_canonical(columns, raw.schema))
     rules: list[Rule] = [
@@ -97,7 +97,7 @@ def read_online_retail(
     return finish(frame, rules, path=path, source=source, report=report)
 
 
-def _detect_columns(raw: pl.DataFrame, path: Path) -> dict[str, str]:
+def detect_columns(raw: pl.DataFrame, path: Path) -> dict[str, str]:
     """Canonical column -> the spelling this file uses; raises naming a missing column."""
     found: dict[str, str] = {}
     for canonical, spellings in SPELLINGS.items():
