@@ -7,8 +7,11 @@ put them behind a per-worker port (documented in the README).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+M = TypeVar("M", Counter, Histogram)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
@@ -18,6 +21,7 @@ class Metrics:
     """Every metric the service exports."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -49,9 +53,25 @@ class Metrics:
         self.bundle_created = Gauge(
             "recsvc_bundle_created_timestamp_seconds", "created_at of the loaded bundle", registry=r
         )
+        self.answer_cache = Counter(
+            "recsvc_answer_cache_total",
+            "Answer cache lookups by outcome (hit, miss, off)",
+            ["endpoint", "outcome"],
+            registry=r,
+        )
         self.events = Counter(
             "recsvc_events_total", "Storefront events", ["type", "outcome"], registry=r
         )
+
+    def child(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, remembered: the request path asks for the same few
+        children all the time, and `labels()` takes a lock and builds a tuple each call.
+        Only for counters and histograms, whose children are never removed."""
+        key = (id(metric), labels)
+        found: M | None = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

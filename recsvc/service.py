@@ -1,27 +1,30 @@
 """What one recommendation request does, between the HTTP route and the ranking code.
 
 assign an arm -> read the visitor's recent activity and fatigue -> rank with the arm's
-configuration on the live bundle -> log the impression (off the request path) -> answer.
-A failing event store degrades personalisation (counted), never the answer.
+configuration on the live bundle, or reuse the answer already ranked for the very same
+personalised query (`recsvc.answer_cache`) -> log the impression (off the request path)
+-> answer. A failing event store degrades personalisation (counted), never the answer.
+
+The ranking time ("now" of buy-again and due items) has a resolution of
+`RANKING_TIME_STEP_SECONDS`: within one step the same query gets the same answer.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from functools import lru_cache
+from typing import Final, Literal, TypeVar
 
+from recsvc.answer_cache import Answer, AnswerCache
 from recsvc.config import Settings
 from recsvc.errors import ConfigError, EventStoreError
 from recsvc.events import (
     EventStore,
     Impression,
-    ImpressionItem,
     RecommendationContext,
     Subject,
     fatigued_items,
@@ -29,6 +32,7 @@ from recsvc.events import (
 from recsvc.events.impression_log import ImpressionLog
 from recsvc.experiments import Assignment, Experiment
 from recsvc.hashing import KeyedHasher
+from recsvc.ids import new_id
 from recsvc.live import BundleHolder, Live
 from recsvc.metrics import Metrics
 from recsvc.recommend import (
@@ -51,13 +55,21 @@ from recsvc.recommend import (
 log = logging.getLogger(__name__)
 
 Endpoint = Literal["related", "cart", "next_purchase"]
-# rank(index, config, recent activity, items to demote, now in unix seconds) -> ranked list
-Rank = Callable[
-    [ServingIndex, RankingConfig, tuple[Activity, ...], frozenset[str], int], Recommendation
-]
+QueryT = TypeVar("QueryT", RelatedQuery, CartQuery, UserQuery)
+RANKING_TIME_STEP_SECONDS: Final = 60
 
 # Arm strategies by name: the model (blend) and the popularity control.
 RANKING_CONFIGS: dict[str, RankingConfig] = {"blend": DEFAULT_CONFIG, "popular": POPULAR_CONFIG}
+
+
+@dataclass(frozen=True)
+class Personal:
+    """What the visitor adds to a query: recent activity (newest first), contact-fatigued
+    item ids, and the ranking time in unix seconds."""
+
+    recent: tuple[Activity, ...]
+    demote: frozenset[str]
+    now: int
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,12 @@ class Served:
     model_version: str
     experiment: str
     arm: str
-    items: list[Slot]
+    answer: Answer
     live: Live[ServingIndex]
+
+    @property
+    def items(self) -> tuple[Slot, ...]:
+        return self.answer.slots
 
 
 @dataclass(frozen=True)
@@ -100,6 +116,7 @@ class Recommender:
         self.store = store
         self.impressions = impressions
         self.metrics = metrics
+        self.answers = AnswerCache(settings.answer_cache_size, metrics)
         self.experiment = Experiment(settings.experiment_name, tuple(settings.arms))
         self.hasher = KeyedHasher.from_secret(settings.user_hash_key.get_secret_value())
         for arm in self.experiment.arms:
@@ -110,66 +127,74 @@ class Recommender:
                 )
 
     def related(self, query: RelatedQuery, visitor: Visitor) -> Served:
-        return self._serve(
-            "related",
-            visitor,
-            query.context,
-            lambda index, config, recent, demote, now: related(
-                index, replace(query, now=now, recent=query.recent + recent, demote=demote), config
-            ),
-        )
+        def personalise(personal: Personal) -> RelatedQuery:
+            return replace(
+                query,
+                now=personal.now,
+                recent=query.recent + personal.recent,
+                demote=personal.demote,
+            )
+
+        return self._serve("related", visitor, query.context, personalise, related)
 
     def cart(self, query: CartQuery, visitor: Visitor) -> Served:
-        return self._serve(
-            "cart",
-            visitor,
-            query.context,
-            lambda index, config, _recent, demote, _now: cart(
-                index, replace(query, demote=demote), config
-            ),
-        )
+        def personalise(personal: Personal) -> CartQuery:
+            return replace(query, demote=personal.demote) if personal.demote else query
+
+        return self._serve("cart", visitor, query.context, personalise, cart)
 
     def next_purchase(self, query: UserQuery, visitor: Visitor) -> Served:
-        return self._serve(
-            "next_purchase",
-            visitor,
-            query.context,
-            lambda index, config, recent, demote, now: next_purchase(
-                index,
-                replace(query, now=now, recent=query.recent + recent, demote=demote),
-                config,
-            ),
-        )
+        def personalise(personal: Personal) -> UserQuery:
+            return replace(
+                query,
+                now=personal.now,
+                recent=query.recent + personal.recent,
+                demote=personal.demote,
+            )
 
-    def _serve(self, endpoint: Endpoint, visitor: Visitor, context: Context, rank: Rank) -> Served:
-        """Assign the arm, read the visitor's activity, rank, log the impression."""
+        return self._serve("next_purchase", visitor, query.context, personalise, next_purchase)
+
+    def _serve(
+        self,
+        endpoint: Endpoint,
+        visitor: Visitor,
+        context: Context,
+        personalise: Callable[[Personal], QueryT],
+        rank: Callable[[ServingIndex, QueryT, RankingConfig], Recommendation],
+    ) -> Served:
+        """Assign the arm, read the visitor's activity, rank (or reuse), log the impression."""
         live = self.holder.current
-        recommendation_id = uuid.uuid4().hex
+        recommendation_id = new_id()
         assignment = self.experiment.assign(
             visitor.user_id or visitor.session_id or recommendation_id
         )
-        config = RANKING_CONFIGS[assignment.arm.strategy or "blend"]
+        strategy = assignment.arm.strategy or "blend"
+        config = RANKING_CONFIGS[strategy]
         now = datetime.now(UTC)
         recent, demote = self._activity(visitor.subject, now)
-        result = rank(live.index, config, recent, demote, self._ranking_time(live, now))
+        query = personalise(Personal(recent, demote, self._ranking_time(live, now)))
+        key: Hashable = (endpoint, strategy, query)
+        answer = self.answers.answer(live, endpoint, key, lambda: rank(live.index, query, config))
         served = Served(
             recommendation_id,
             live.version,
             self.experiment.name,
             assignment.arm.name,
-            result.items,
+            answer,
             live,
         )
         self._log(endpoint, visitor, context, assignment, served, now)
         return served
 
     def _ranking_time(self, live: Live[ServingIndex], now: datetime) -> int:
-        """Unix seconds the ranking treats as now: server time, or (clock "bundle", for
-        demos on historical data) the end of the bundle's data window."""
+        """Unix seconds the ranking treats as now: server time rounded down to
+        `RANKING_TIME_STEP_SECONDS`, or (clock "bundle", for demos on historical data) the
+        end of the bundle's data window."""
         end = live.bundle.manifest.data_window.get("end")
         if self.settings.clock == "bundle" and end:
             return int(datetime.fromisoformat(end).timestamp())
-        return int(now.timestamp())
+        seconds = int(now.timestamp())
+        return seconds - seconds % RANKING_TIME_STEP_SECONDS
 
     def _activity(
         self, subject: Subject | None, now: datetime
@@ -208,23 +233,26 @@ class Recommender:
         served: Served,
         now: datetime,
     ) -> None:
-        for slot in served.items:
-            self.metrics.slots.labels(endpoint, slot.strategy).inc()
-        log.info(
-            "recommendation served",
-            extra={
-                "endpoint": endpoint,
-                "recommendation_id": served.recommendation_id,
-                "arm": served.arm,
-                "model_version": served.model_version,
-                "user": self.hasher(visitor.user_id) if visitor.user_id else None,
-                "session": self.hasher(visitor.session_id) if visitor.session_id else None,
-                "items": len(served.items),
-            },
-        )
+        for strategy, count in served.answer.strategy_counts:
+            self.metrics.child(self.metrics.slots, endpoint, strategy).inc(count)
+        if log.isEnabledFor(logging.DEBUG):  # the impression log is the record of what was served
+            log.debug(
+                "recommendation served",
+                extra={
+                    "endpoint": endpoint,
+                    "recommendation_id": served.recommendation_id,
+                    "arm": served.arm,
+                    "model_version": served.model_version,
+                    "user": self.hasher(visitor.user_id) if visitor.user_id else None,
+                    "session": self.hasher(visitor.session_id) if visitor.session_id else None,
+                    "items": len(served.items),
+                },
+            )
         if not served.items:
             return
-        impression = Impression(
+        # model_construct: every value is ours and already validated (the API's schemas, the
+        # ranking's invariants: distinct items, ranks 1..n)
+        impression = Impression.model_construct(
             recommendation_id=served.recommendation_id,
             user_id=visitor.user_id,
             session_id=visitor.session_id,
@@ -233,27 +261,24 @@ class Recommender:
             experiment=served.experiment,
             arm=served.arm,
             model_version=served.model_version,
-            items=tuple(
-                ImpressionItem(
-                    item_id=slot.item_id,
-                    rank=slot.rank,
-                    score=slot.score if math.isfinite(slot.score) else 0.0,
-                    strategy=slot.strategy,
-                    propensity=assignment.propensity,
-                )
-                for slot in served.items
-            ),
-            context=RecommendationContext(
-                page_type=context.page_type or None,
-                device=context.device or None,
-                country=context.country or None,
-                channel=context.channel or None,
-                hour=context.hour,
-                cart=context.cart_items,
-            ),
+            items=served.answer.impression_items(assignment.propensity),
+            context=log_context(context),
             created_at=now,
         )
         self.impressions.submit(impression)
+
+
+@lru_cache(maxsize=4096)
+def log_context(context: Context) -> RecommendationContext:
+    """The impression log's context of a ranking context (few distinct ones: remembered)."""
+    return RecommendationContext.model_construct(
+        page_type=context.page_type or None,
+        device=context.device or None,
+        country=context.country or None,
+        channel=context.channel or None,
+        hour=context.hour,
+        cart=context.cart_items,
+    )
 
 
 def server_hour() -> int:

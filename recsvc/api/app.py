@@ -8,6 +8,7 @@ Tests pass their own `store` (e.g. `open_store("memory://")`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,6 +56,9 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
             metrics=metrics,
             recommender=Recommender(settings, holder, event_store, impressions, metrics),
         )
+        # everything built so far (modules, the bundle's index) lives as long as the process:
+        # keep it out of the cyclic GC's full collections, which otherwise scan it every time
+        gc.freeze()
         holder.start_polling(settings.reload_poll_seconds)
         retention.start()
         try:

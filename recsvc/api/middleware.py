@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from recsvc.ids import new_id
 from recsvc.logs import REQUEST_ID
 from recsvc.metrics import Metrics
 
@@ -84,8 +84,9 @@ class ServiceMiddleware:
     def _record(self, scope: Scope, status: int, start: float) -> None:
         route: Any = scope.get("route")
         endpoint = getattr(route, "path", "unmatched")
-        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
-        self.metrics.requests.labels(endpoint, str(status)).inc()
+        metrics = self.metrics
+        metrics.child(metrics.latency, endpoint).observe(time.perf_counter() - start)
+        metrics.child(metrics.requests, endpoint, str(status)).inc()
 
     async def _too_large(self, send: Send, request_id: str) -> None:
         body = json.dumps({"detail": BodyTooLargeError(self.max_body_bytes).detail}).encode()
@@ -107,7 +108,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER and 0 < len(value) <= 64:
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return new_id()
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -68,6 +68,9 @@ class ReopeningStore:
     def record_impression(self, impression: Impression) -> None:
         self._current().record_impression(impression)
 
+    def record_impressions(self, impressions: Sequence[Impression]) -> None:
+        self._current().record_impressions(impressions)
+
     def add_events(self, events: Sequence[Event]) -> AddResult:
         return self._current().add_events(events)
 

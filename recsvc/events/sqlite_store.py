@@ -179,35 +179,20 @@ class SqliteEventStore:
             yield conn
 
     def record_impression(self, impression: Impression) -> None:
-        row = (
-            impression.recommendation_id,
-            impression.user_id,
-            impression.session_id,
-            impression.endpoint,
-            impression.placement,
-            impression.experiment,
-            impression.arm,
-            impression.model_version,
-            impression.context.model_dump_json(),
-            to_us(impression.created_at),
-        )
-        items = [
-            (
-                impression.recommendation_id,
-                it.rank,
-                it.item_id,
-                it.score,
-                it.strategy,
-                it.propensity,
-            )
-            for it in impression.items
-        ]
+        self.record_impressions((impression,))
+
+    def record_impressions(self, impressions: Sequence[Impression]) -> None:
         with self._write() as conn:
-            inserted = conn.execute(
-                "INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
-            ).rowcount
-            if inserted:
-                conn.executemany("INSERT INTO impression_items VALUES (?, ?, ?, ?, ?, ?)", items)
+            for impression in impressions:
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _impression_row(impression),
+                ).rowcount
+                if inserted:
+                    conn.executemany(
+                        "INSERT INTO impression_items VALUES (?, ?, ?, ?, ?, ?)",
+                        _impression_item_rows(impression),
+                    )
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
         if not events:
@@ -356,6 +341,28 @@ class SqliteEventStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _impression_row(impression: Impression) -> tuple[object, ...]:
+    return (
+        impression.recommendation_id,
+        impression.user_id,
+        impression.session_id,
+        impression.endpoint,
+        impression.placement,
+        impression.experiment,
+        impression.arm,
+        impression.model_version,
+        impression.context.model_dump_json(),
+        to_us(impression.created_at),
+    )
+
+
+def _impression_item_rows(impression: Impression) -> list[tuple[object, ...]]:
+    rid = impression.recommendation_id
+    return [
+        (rid, it.rank, it.item_id, it.score, it.strategy, it.propensity) for it in impression.items
+    ]
 
 
 def _configure(conn: sqlite3.Connection) -> None:

@@ -18,15 +18,6 @@ from recsvc.experiments import Arm
 TOKEN = "test-admin-token-0123456789"
 
 
-@pytest.fixture
-def models_dir(tmp_path: Path, tiny_bundle_path: Path) -> Path:
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copytree(tiny_bundle_path, models / "tiny-1")
-    write_current(models, "tiny-1")
-    return models
-
-
 def make_settings(models_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "models_dir": models_dir,

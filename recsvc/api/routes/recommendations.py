@@ -8,13 +8,14 @@ also excludes the cart's items; user_id/session_id bring in recent activity and 
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from recsvc.api.deps import State
+from recsvc.api.fast_route import FastRoute
+from recsvc.api.render import respond
 from recsvc.api.schemas import (
     CartRequest,
     Category,
@@ -25,14 +26,17 @@ from recsvc.api.schemas import (
     Id,
     PageType,
     RecommendationResponse,
-    RecommendedItem,
     error_responses,
 )
 from recsvc.recommend import CartQuery, Context, Filters, RelatedQuery, UserQuery
-from recsvc.service import Served, Visitor, server_hour
+from recsvc.service import Visitor, server_hour
 
+# FastRoute: one pydantic call validates a request (same 4xx answers and OpenAPI document)
 router = APIRouter(
-    prefix="/v1", tags=["recommendations"], responses=error_responses(400, 413, 422, 503)
+    prefix="/v1",
+    tags=["recommendations"],
+    responses=error_responses(400, 413, 422, 503),
+    route_class=FastRoute,
 )
 
 K = Annotated[int, Query(ge=1, le=100, description="How many items to return.")]
@@ -74,34 +78,11 @@ def to_context(body: ContextBody, cart: tuple[str, ...] = ()) -> Context:
     )
 
 
-def respond(served: Served) -> RecommendationResponse:
-    catalog = served.live.index.catalog
-    items = []
-    for slot in served.items:
-        price = float(catalog.prices[slot.item_index])
-        name = str(catalog.names[slot.item_index])
-        items.append(
-            RecommendedItem.model_construct(
-                item_id=slot.item_id,
-                rank=slot.rank,
-                score=round(slot.score, 6) if math.isfinite(slot.score) else 0.0,
-                strategy=slot.strategy,
-                reason=slot.reason,
-                name=name or None,
-                price=round(price, 4) if math.isfinite(price) else None,
-            )
-        )
-    # model_construct: every value is ours and already typed; validation would only cost time
-    return RecommendationResponse.model_construct(
-        recommendation_id=served.recommendation_id,
-        model_version=served.model_version,
-        experiment=served.experiment,
-        arm=served.arm,
-        items=items,
-    )
-
-
-@router.get("/items/{item_id}/related", summary="Customers also bought")
+@router.get(
+    "/items/{item_id}/related",
+    summary="Customers also bought",
+    response_model=RecommendationResponse,
+)
 async def related_items(
     state: State,
     item_id: Annotated[Id, Path(description="The item on the page.")],
@@ -116,7 +97,7 @@ async def related_items(
         Category | None, Query(description="Only items in this category (any level).")
     ] = None,
     exclude: Annotated[list[Id] | None, Query(max_length=100)] = None,
-) -> RecommendationResponse:
+) -> Response:
     """Items bought together with `item_id` (rules, item-kNN, ALS and hybrid evidence
     blended); an unknown item gets category or global popularity."""
     query = RelatedQuery(
@@ -135,8 +116,12 @@ async def related_items(
     return respond(state.recommender.related(query, Visitor(user_id, session_id)))
 
 
-@router.post("/cart/recommendations", summary="Frequently bought together")
-async def cart_recommendations(state: State, body: CartRequest) -> RecommendationResponse:
+@router.post(
+    "/cart/recommendations",
+    summary="Frequently bought together",
+    response_model=RecommendationResponse,
+)
+async def cart_recommendations(state: State, body: CartRequest) -> Response:
     """Items most likely to join the cart: multi-item rules first, then single-item
     evidence, then popularity; never an item already in the cart."""
     items = tuple(dict.fromkeys(body.items))
@@ -149,14 +134,18 @@ async def cart_recommendations(state: State, body: CartRequest) -> Recommendatio
     return respond(state.recommender.cart(query, Visitor(body.user_id, body.session_id)))
 
 
-@router.get("/users/{user_id}/recommendations", summary="Recommended for you / buy it again")
+@router.get(
+    "/users/{user_id}/recommendations",
+    summary="Recommended for you / buy it again",
+    response_model=RecommendationResponse,
+)
 async def user_recommendations(
     state: State,
     user_id: Annotated[Id, Path(description="The shopper (or an anonymous id).")],
     context: ContextParams,
     k: K = 10,
     session_id: SessionId = None,
-) -> RecommendationResponse:
+) -> Response:
     """Next purchase: the mix depends on the shopper's lifecycle segment (cross-sell,
     buy-again items that are due, win-back); unknown shoppers get the cold-start path."""
     ctx = to_context(context)

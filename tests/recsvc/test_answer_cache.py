@@ -1,0 +1,177 @@
+"""The answer cache: reuse within one bundle, LRU eviction, invalidation on a swap, counts in
+/metrics, and personalisation that still changes the next answer at once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from test_api import TOKEN, make_settings
+
+from recsvc.answer_cache import AnswerCache
+from recsvc.api.app import create_app
+from recsvc.artifacts import write_current
+from recsvc.experiments import Arm
+from recsvc.metrics import Metrics
+from recsvc.recommend import Recommendation, Slot
+
+ONE_ARM = [Arm("model", 1.0, strategy="blend")]
+CACHE = 64  # entries; the cache is off by default
+
+
+def _ranking(item: str) -> Recommendation:
+    return Recommendation([Slot(item, 1, 1.0, "rules", "because", 0, "related_blend")])
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, item: str) -> Recommendation:
+        self.calls += 1
+        return _ranking(item)
+
+
+def _count(metrics: Metrics, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "recsvc_answer_cache_total", {"endpoint": "related", "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_same_key_same_bundle_ranks_once_and_counts_hits() -> None:
+    metrics, rank = Metrics(), Counting()
+    cache = AnswerCache(10, metrics)
+    bundle = object()
+    first = cache.answer(bundle, "related", "k1", lambda: rank("a"))
+    again = cache.answer(bundle, "related", "k1", lambda: rank("a"))
+    assert again is first and rank.calls == 1
+    assert (_count(metrics, "miss"), _count(metrics, "hit")) == (1.0, 1.0)
+    assert first.strategy_counts == (("rules", 1),)
+
+
+def test_another_bundle_empties_the_cache() -> None:
+    rank = Counting()
+    cache = AnswerCache(10, Metrics())
+    old, new = object(), object()
+    cache.answer(old, "related", "k1", lambda: rank("a"))
+    cache.answer(new, "related", "k1", lambda: rank("b"))
+    assert rank.calls == 2 and len(cache) == 1
+    # a request still running on the old bundle neither reads nor stores there
+    stale = cache.answer(old, "related", "k1", lambda: rank("c"))
+    assert stale.slots[0].item_id == "c" and rank.calls == 3
+
+
+def test_least_recently_used_is_evicted_first() -> None:
+    rank = Counting()
+    cache = AnswerCache(2, Metrics())
+    bundle = object()
+    for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" arrives
+        cache.answer(bundle, "related", key, lambda key=key: rank(key))
+    assert rank.calls == 3
+    cache.answer(bundle, "related", "a", lambda: rank("a"))
+    assert rank.calls == 3
+    cache.answer(bundle, "related", "b", lambda: rank("b"))
+    assert rank.calls == 4
+
+
+def test_capacity_zero_ranks_every_request() -> None:
+    metrics, rank = Metrics(), Counting()
+    cache = AnswerCache(0, metrics)
+    bundle = object()
+    for _ in range(3):
+        cache.answer(bundle, "related", "k1", lambda: rank("a"))
+    assert rank.calls == 3 and len(cache) == 0 and _count(metrics, "off") == 3.0
+
+
+def _metric(client: TestClient, endpoint: str, outcome: str) -> float:
+    needle = f'recsvc_answer_cache_total{{endpoint="{endpoint}",outcome="{outcome}"}} '
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(needle):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_repeated_request_is_a_hit_with_the_same_items_and_a_new_id(models_dir: Path) -> None:
+    with TestClient(
+        create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    ) as client:
+        first = client.get("/v1/items/i00/related", params={"k": 3}).json()
+        second = client.get("/v1/items/i00/related", params={"k": 3}).json()
+        assert second["items"] == first["items"]
+        assert second["recommendation_id"] != first["recommendation_id"]
+        assert _metric(client, "related", "miss") == 1.0
+        assert _metric(client, "related", "hit") == 1.0
+        client.get("/v1/items/i00/related", params={"k": 4})  # another query: ranked
+        assert _metric(client, "related", "miss") == 2.0
+
+
+def test_a_hit_is_still_logged_as_an_impression(models_dir: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    settings = make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE, event_store_url=url)
+    with TestClient(create_app(settings)) as client:
+        ids = [client.get("/v1/items/i00/related").json()["recommendation_id"] for _ in range(3)]
+        clicks = [
+            {
+                "event_id": f"c{n}",
+                "type": "click",
+                "session_id": "s1",
+                "item_id": "i01",
+                "timestamp": "2026-11-23T12:00:00Z",
+                "recommendation_id": rec,
+            }
+            for n, rec in enumerate(ids)
+        ]
+        result = client.post("/v1/events", json={"events": clicks}).json()
+        assert _metric(client, "related", "hit") == 2.0
+    assert result == {"accepted": 3, "duplicates": 0, "unattributed": 0}
+
+
+def test_a_new_purchase_changes_the_cached_next_purchase_at_once(models_dir: Path) -> None:
+    with TestClient(
+        create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    ) as client:
+        url = "/v1/users/u1/recommendations"
+        before = [i["item_id"] for i in client.get(url).json()["items"]]
+        assert [i["item_id"] for i in client.get(url).json()["items"]] == before
+        hits = _metric(client, "next_purchase", "hit")
+        assert hits >= 1.0
+        event = {
+            "event_id": "p1",
+            "type": "purchase",
+            "user_id": "u1",
+            "item_id": before[0],
+            "timestamp": "2026-11-23T12:00:00Z",
+            "amount": 3.0,
+        }
+        assert client.post("/v1/events", json={"events": [event]}).status_code == 200
+        after = [i["item_id"] for i in client.get(url).json()["items"]]
+        assert before[0] not in after
+        assert _metric(client, "next_purchase", "hit") == hits  # ranked afresh
+
+
+def test_a_reload_empties_the_cache(models_dir: Path, tiny_bundle_path: Path) -> None:
+    with TestClient(
+        create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    ) as client:
+        client.get("/v1/items/i00/related")
+        client.get("/v1/items/i00/related")
+        assert _metric(client, "related", "miss") == 1.0
+        shutil.copytree(tiny_bundle_path, models_dir / "tiny-2")
+        write_current(models_dir, "tiny-2")
+        reload = client.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert reload.json()["outcome"] == "swapped"
+        client.get("/v1/items/i00/related")
+        assert _metric(client, "related", "miss") == 2.0
+
+
+def test_fast_validation_reads_repeated_list_parameters(models_dir: Path) -> None:
+    with TestClient(
+        create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    ) as client:
+        plain = client.get("/v1/items/i00/related", params={"k": 3}).json()["items"]
+        excluded = [plain[0]["item_id"], plain[1]["item_id"]]
+        params = {"k": 3, "exclude": excluded}
+        items = client.get("/v1/items/i00/related", params=params).json()["items"]
+    assert items and not set(excluded) & {item["item_id"] for item in items}
