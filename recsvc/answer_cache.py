@@ -17,65 +17,68 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Sequence
 
 from recsvc.events import ImpressionItem
 from recsvc.metrics import Metrics
 from recsvc.recommend import Recommendation, Slot
 
+Row = tuple[str, int, float, str, str, int]
+"""One slot as served: (item_id, rank, score, strategy, reason, item index)."""
 
-@dataclass
+
 class Answer:
-    """A ranked list as served, with the renderings every serving of it reuses.
+    """A ranked list as served, with the rendering every serving of it reuses.
 
-    `slots` never change; `items_json` is filled once by the HTTP layer (the response's
-    `items` array, see `recsvc.api.render`).
+    Compact on purpose, because the cache keeps thousands of them and the cyclic GC walks
+    every tracked object in its full collections: the slots are kept as plain tuples of
+    plain values (`Row`), which the GC stops tracking once it has seen them, and
+    `items_json` (the response's `items` array, see `recsvc.api.render`) is bytes, filled
+    once by the HTTP layer. So one answer is one tracked object, not dozens.
     """
 
-    slots: tuple[Slot, ...]
-    items_json: bytes | None = None
-    strategy_counts: tuple[tuple[str, int], ...] = ()
-    _impression_items: dict[float, tuple[ImpressionItem, ...]] = field(default_factory=dict)
+    __slots__ = ("items_json", "rows", "strategy_counts")
+
+    def __init__(self, slots: Sequence[Slot]) -> None:
+        self.rows: tuple[Row, ...] = tuple(
+            (s.item_id, s.rank, s.score, s.strategy, s.reason, s.item_index) for s in slots
+        )
+        self.items_json: bytes | None = None
+        self.strategy_counts = tuple(Counter(slot.strategy for slot in slots).items())
 
     @classmethod
     def of(cls, recommendation: Recommendation) -> Answer:
-        slots = tuple(recommendation.items)
-        counts = Counter(slot.strategy for slot in slots)
-        return cls(slots, strategy_counts=tuple(counts.items()))
+        return cls(recommendation.items)
 
     def impression_items(self, propensity: float) -> tuple[ImpressionItem, ...]:
         """The impression log's items (score 0 where not finite) for an arm's propensity."""
-        items = self._impression_items.get(propensity)
-        if items is None:
-            items = tuple(
-                ImpressionItem.model_construct(
-                    item_id=slot.item_id,
-                    rank=slot.rank,
-                    score=slot.score if math.isfinite(slot.score) else 0.0,
-                    strategy=slot.strategy,
-                    propensity=propensity,
-                )
-                for slot in self.slots
+        return tuple(
+            ImpressionItem.model_construct(
+                item_id=item_id,
+                rank=rank,
+                score=score if math.isfinite(score) else 0.0,
+                strategy=strategy,
+                propensity=propensity,
             )
-            self._impression_items[propensity] = items
-        return items
+            for item_id, rank, score, strategy, _, _ in self.rows
+        )
 
 
 class AnswerCache:
-    """At most `capacity` answers of one live bundle, least recently used evicted first;
-    `capacity` 0 ranks every request. Hits and misses are counted per endpoint in
-    `recsvc_answer_cache_total`. Thread-safe."""
+    """At most `capacity` answers per endpoint of one live bundle, least recently used
+    evicted first; `capacity` 0 ranks every request. Each endpoint has its own LRU, so a
+    stream of one-off carts does not evict the product pages' related items. Hits and
+    misses are counted per endpoint in `recsvc_answer_cache_total`. Thread-safe."""
 
     def __init__(self, capacity: int, metrics: Metrics) -> None:
         self.capacity = capacity
         self._metrics = metrics
         self._owner: object | None = None
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._answers: dict[str, OrderedDict[Hashable, Answer]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._answers)
+        return sum(len(answers) for answers in self._answers.values())
 
     def answer(
         self, owner: object, endpoint: str, key: Hashable, rank: Callable[[], Recommendation]
@@ -88,9 +91,10 @@ class AnswerCache:
             if owner is not self._owner:
                 self._answers.clear()
                 self._owner = owner
-            found = self._answers.get(key)
+            answers = self._answers.setdefault(endpoint, OrderedDict())
+            found = answers.get(key)
             if found is not None:
-                self._answers.move_to_end(key)
+                answers.move_to_end(key)
         if found is not None:
             self._count(endpoint, "hit")
             return found
@@ -98,9 +102,10 @@ class AnswerCache:
         ranked = Answer.of(rank())
         with self._lock:
             if owner is self._owner:  # a request on a swapped-out bundle does not store
-                self._answers[key] = ranked
-                if len(self._answers) > self.capacity:
-                    self._answers.popitem(last=False)
+                answers = self._answers.setdefault(endpoint, OrderedDict())
+                answers[key] = ranked
+                if len(answers) > self.capacity:
+                    answers.popitem(last=False)
         return ranked
 
     def _count(self, endpoint: str, outcome: str) -> None:

@@ -49,10 +49,9 @@ class Settings(BaseSettings):
     fatigue_window_hours: float = Field(default=24.0, gt=0)
     recent_activity_days: float = Field(default=3.0, gt=0)
     retention_days: int = Field(default=180, ge=1)
-    # Ranked answers kept per live bundle (recsvc.answer_cache); 0 (default) ranks every
-    # request. Off by default: its long-lived entries make the cyclic GC's full collections
-    # pause the event loop (benchmarks/README.md, service figures).
-    answer_cache_size: int = Field(default=0, ge=0)
+    # Ranked answers kept per endpoint of the live bundle (recsvc.answer_cache); 0 ranks
+    # every request.
+    answer_cache_size: int = Field(default=4096, ge=0)
 
     # "server": rank with the server's time; "bundle": treat the end of the bundle's data
     # window as now (demos on historical data such as Online Retail 2011).

@@ -45,7 +45,6 @@ from recsvc.recommend import (
     Recommendation,
     RelatedQuery,
     ServingIndex,
-    Slot,
     UserQuery,
     cart,
     next_purchase,
@@ -82,10 +81,6 @@ class Served:
     arm: str
     answer: Answer
     live: Live[ServingIndex]
-
-    @property
-    def items(self) -> tuple[Slot, ...]:
-        return self.answer.slots
 
 
 @dataclass(frozen=True)
@@ -245,10 +240,10 @@ class Recommender:
                     "model_version": served.model_version,
                     "user": self.hasher(visitor.user_id) if visitor.user_id else None,
                     "session": self.hasher(visitor.session_id) if visitor.session_id else None,
-                    "items": len(served.items),
+                    "items": len(served.answer.rows),
                 },
             )
-        if not served.items:
+        if not served.answer.rows:
             return
         # model_construct: every value is ours and already validated (the API's schemas, the
         # ranking's invariants: distinct items, ranks 1..n)

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from recsvc import __version__
 from recsvc.api.deps import ServiceState
 from recsvc.api.errors import install_error_handlers
+from recsvc.api.hot_path import HotPath
 from recsvc.api.middleware import ServiceMiddleware
 from recsvc.api.routes import admin, demo, events, ops, recommendations
 from recsvc.config import Settings
@@ -83,6 +84,8 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         app.include_router(demo.router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # the router's own routes: it is included as is (no extra prefix or dependencies)
+    app.add_middleware(HotPath, routes=recommendations.router.routes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

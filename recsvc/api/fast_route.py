@@ -18,7 +18,6 @@ async function.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from inspect import iscoroutinefunction
@@ -84,35 +83,46 @@ class _Plan:
             return True, None
         if request.headers.get("content-type") != JSON_TYPE:
             return False, None
-        try:
-            return True, self.body.model_validate(json.loads(await request.body()))
-        except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+        try:  # JSON mode, as FastAPI validates a body (`true` is no integer there)
+            return True, self.body.model_validate_json(await request.body())
+        except ValidationError:  # also malformed JSON
             return False, None
 
 
 class FastRoute(APIRoute):
     """An `APIRoute` with the one-call validation of the module docstring."""
 
+    plan: _Plan | None = None
+
     def get_route_handler(self) -> Handler:
         slow = super().get_route_handler()
-        plan = _compile(self.dependant, self.body_field, self._embed_body_fields)
-        if plan is None:
+        self.plan = _compile(self.dependant, self.body_field, self._embed_body_fields)
+        if self.plan is None:
             return slow
 
         async def handler(request: Request) -> Response:
-            decided, body = await plan.body_value(request)
-            if not decided:
-                return await slow(request)
-            try:
-                params = plan.params.model_validate(plan.raw_params(request))
-            except ValidationError:
-                return await slow(request)
-            response = await plan.root(request, params, body)
-            if not isinstance(response, Response):
-                raise TypeError(f"{self.path}: a FastRoute endpoint must return a Response")
-            return response
+            response = await self.answer(request)
+            return await slow(request) if response is None else response
 
         return handler
+
+    async def answer(self, request: Request) -> Response | None:
+        """The endpoint's response to a request that validates in one call; None when
+        FastAPI's own handler should judge it (invalid, not JSON, no compiled plan)."""
+        plan = self.plan
+        if plan is None:
+            return None
+        decided, body = await plan.body_value(request)
+        if not decided:
+            return None
+        try:
+            params = plan.params.model_validate(plan.raw_params(request))
+        except ValidationError:
+            return None
+        response = await plan.root(request, params, body)
+        if not isinstance(response, Response):
+            raise TypeError(f"{self.path}: a FastRoute endpoint must return a Response")
+        return response
 
 
 def _compile(dependant: Dependant, body: ModelField | None, embedded: bool) -> _Plan | None:

@@ -1,6 +1,6 @@
 """Recommendation responses as JSON bytes, without a pydantic model per request.
 
-The `items` array of an answer is rendered once, through the `RecommendedItem` schema, and
+The `items` array of an answer is rendered once, with `RecommendedItem`'s fields, and
 kept on the answer (`Answer.items_json`), which the answer cache shares between requests;
 a request only adds its envelope (recommendation id, model version, experiment, arm). The
 body is exactly what `RecommendationResponse` documents.
@@ -13,12 +13,11 @@ import math
 from functools import lru_cache
 
 from fastapi.responses import Response
-from pydantic import TypeAdapter
 
-from recsvc.api.schemas import RecommendedItem
 from recsvc.service import Served
 
-_ITEMS = TypeAdapter(list[RecommendedItem])
+# compact, UTF-8 as is (what pydantic would write); the fields are `RecommendedItem`'s
+_ITEMS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def respond(served: Served) -> Response:
@@ -36,26 +35,26 @@ def respond(served: Served) -> Response:
 
 
 def items_json(served: Served) -> bytes:
-    """The `items` array: scores rounded to 6 decimals (0 where not finite), the catalog's
-    name and price (4 decimals; null where unknown)."""
+    """The `items` array, fields in `RecommendedItem`'s order: scores rounded to 6 decimals
+    (0 where not finite), the catalog's name and price (4 decimals; null where unknown)."""
     catalog = served.live.index.catalog
     items = []
-    for slot in served.answer.slots:
-        price = float(catalog.prices[slot.item_index])
-        name = str(catalog.names[slot.item_index])
-        # model_construct: every value is ours and already typed
+    for item_id, rank, score, strategy, reason, item_index in served.answer.rows:
+        price = float(catalog.prices[item_index])
+        name = str(catalog.names[item_index])
         items.append(
-            RecommendedItem.model_construct(
-                item_id=slot.item_id,
-                rank=slot.rank,
-                score=round(slot.score, 6) if math.isfinite(slot.score) else 0.0,
-                strategy=slot.strategy,
-                reason=slot.reason,
-                name=name or None,
-                price=round(price, 4) if math.isfinite(price) else None,
-            )
+            {
+                "item_id": item_id,
+                "rank": rank,
+                "score": round(score, 6) if math.isfinite(score) else 0.0,
+                "strategy": strategy,
+                "reason": reason,
+                "name": name or None,
+                "price": round(price, 4) if math.isfinite(price) else None,
+                "image_url": None,
+            }
         )
-    return _ITEMS.dump_json(items)
+    return _ITEMS_ENCODER.encode(items).encode()
 
 
 @lru_cache(maxsize=64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from recsvc.events.models import Event
 
@@ -26,7 +26,7 @@ class ContextBody(BaseModel):
     device: Device | None = None
     country: Country | None = None
     channel: Channel | None = None
-    hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    hour: Annotated[int, Strict(), Field(ge=0, le=23)] | None = None  # JSON true is no hour
     category: Category | None = None
 
 
@@ -89,7 +89,7 @@ class CartRequest(BaseModel):
     user_id: Id | None = None
     session_id: Id | None = None
     context: ContextBody = Field(default_factory=ContextBody)
-    k: Annotated[int, Field(ge=1, le=100)] = 10
+    k: Annotated[int, Strict(), Field(ge=1, le=100)] = 10
 
 
 class EventsRequest(BaseModel):

@@ -12,8 +12,8 @@ and logged, never silently lost.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
@@ -27,38 +27,45 @@ FLUSH_TIMEOUT_SECONDS = 2.0
 
 
 class ImpressionLog:
-    """Queue + one writer thread in front of `EventStore.record_impressions`."""
+    """A deque + one writer thread in front of `EventStore.record_impressions`.
+
+    `submit` takes no lock (a deque append is atomic): it runs on every request. The
+    writer takes up to `max_batch` queued impressions at a time; when there are none it
+    sleeps up to `idle_wait` seconds or until `flush` wakes it.
+    """
 
     def __init__(
         self,
         store: EventStore,
         *,
-        max_queue: int = 10_000,
-        max_batch: int = 256,
+        max_queue: int = 50_000,
+        max_batch: int = 1024,
+        idle_wait: float = 0.005,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
-        self._queue: queue.Queue[Impression | None] = queue.Queue(maxsize=max_queue)
+        self._pending: deque[Impression] = deque()
         self._on_error = on_error
+        self._max_queue = max_queue
         self._max_batch = max_batch
+        self._idle_wait = idle_wait
+        self._closing = False
         self.dropped = 0
         self.failed = 0
-        # Sequence numbers: flush() waits for the impressions submitted before it, not for
-        # an empty queue (which under steady traffic may never happen).
+        # flush() waits for the impressions queued before it (taken + still pending), not
+        # for an empty queue (which under steady traffic may never happen).
         self._progress = threading.Condition()
-        self._submitted = 0
+        self._taken = 0
         self._finished = 0
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
         self._thread.start()
 
     def submit(self, impression: Impression) -> None:
-        try:
-            with self._progress:
-                self._queue.put_nowait(impression)
-                self._submitted += 1
-        except queue.Full:
+        if len(self._pending) >= self._max_queue:
             self.dropped += 1
             self._report("impression queue full; impression not logged")
+            return
+        self._pending.append(impression)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every impression submitted before this call has been written (or
@@ -69,7 +76,8 @@ class ImpressionLog:
         for the store's busy timeout once per queued impression.
         """
         with self._progress:
-            target = self._submitted
+            target = self._taken + len(self._pending)
+            self._progress.notify_all()
             if not self._progress.wait_for(lambda: self._finished >= target, timeout):
                 pending = target - self._finished
                 raise EventStoreUnavailableError(
@@ -78,7 +86,9 @@ class ImpressionLog:
                 )
 
     def close(self) -> None:
-        self._queue.put(None)
+        with self._progress:
+            self._closing = True
+            self._progress.notify_all()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
@@ -90,19 +100,15 @@ class ImpressionLog:
                 return
 
     def _next_batch(self) -> tuple[list[Impression], bool]:
-        """Wait for one impression, then take what else is queued, up to `max_batch`;
-        True when the close sentinel was taken."""
-        batch: list[Impression] = []
-        item = self._queue.get()
-        while item is not None:
-            batch.append(item)
-            if len(batch) >= self._max_batch:
-                return batch, False
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, False
-        return batch, True
+        """Up to `max_batch` queued impressions (waiting while there are none); True once
+        `close` was called and nothing is left."""
+        with self._progress:
+            if not self._pending and not self._closing:
+                self._progress.wait(self._idle_wait)
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(min(len(pending), self._max_batch))]
+            self._taken += len(batch)
+            return batch, self._closing and not pending
 
     def _write(self, batch: list[Impression]) -> None:
         try:

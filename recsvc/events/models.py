@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
@@ -55,7 +56,7 @@ class Event(_Frozen):
     item_id: Id
     timestamp: UtcDatetime
     recommendation_id: Id | None = None
-    amount: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    amount: Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)] | None = None
     position: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")

@@ -182,17 +182,17 @@ class SqliteEventStore:
         self.record_impressions((impression,))
 
     def record_impressions(self, impressions: Sequence[Impression]) -> None:
+        """Two statements for the whole batch (rows passed as one JSON array each): the
+        sqlite3 module lets go of the GIL around every statement, and under load getting it
+        back can take a whole switch interval, so a statement per row cannot keep up.
+        Items go first, and only for impressions not stored yet (foreign keys checked at
+        commit), so a repeated `recommendation_id` keeps its first record, items included."""
+        rows = [_impression_row(impression) for impression in impressions]
+        items = [row for impression in impressions for row in _impression_item_rows(impression)]
         with self._write() as conn:
-            for impression in impressions:
-                inserted = conn.execute(
-                    "INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _impression_row(impression),
-                ).rowcount
-                if inserted:
-                    conn.executemany(
-                        "INSERT INTO impression_items VALUES (?, ?, ?, ?, ?, ?)",
-                        _impression_item_rows(impression),
-                    )
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute(_INSERT_NEW_ITEMS, (json.dumps(items),))
+            conn.execute(_INSERT_IMPRESSIONS, (json.dumps(rows),))
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
         if not events:
@@ -341,6 +341,20 @@ class SqliteEventStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _json_select(columns: int) -> str:
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(columns))
+    return f"SELECT {values} FROM json_each(?1)"
+
+
+_INSERT_IMPRESSIONS = "INSERT OR IGNORE INTO impressions " + _json_select(10)
+_INSERT_NEW_ITEMS = (
+    "INSERT INTO impression_items "
+    + _json_select(6)
+    + " WHERE NOT EXISTS (SELECT 1 FROM impressions AS i"
+    " WHERE i.recommendation_id = json_extract(value, '$[0]'))"
+)
 
 
 def _impression_row(impression: Impression) -> tuple[object, ...]:

@@ -100,7 +100,7 @@ def gather(
     """Evidence of every source with a positive weight, restricted to allowed items that
     are not the seed they came from."""
     parts: list[Evidence] = []
-    prior = index.popularity.share**weights.popularity
+    prior = index.popularity.prior(weights.popularity)
     if weights.rules > 0:
         parts.append(_rules(index, seeds, weights.rules, prior))
     if weights.itemknn > 0:

@@ -14,7 +14,7 @@ matrices keep their stored float dtype. Build checks every index array's range a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,16 @@ class PopularityIndex:
     groups: Mapping[str, Mapping[str, Ranked]]
     window_days: int | None
     share: FloatArray
+    _priors: dict[float, FloatArray] = field(default_factory=dict, compare=False, repr=False)
+
+    def prior(self, beta: float) -> FloatArray:
+        """`share ** beta`, read-only, computed once per exponent (a ranking config has one)."""
+        found = self._priors.get(beta)
+        if found is None:
+            found = self.share**beta
+            found.flags.writeable = False
+            self._priors[beta] = found
+        return found
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+from functools import partial
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -17,7 +19,7 @@ from recsvc.metrics import Metrics
 from recsvc.recommend import Recommendation, Slot
 
 ONE_ARM = [Arm("model", 1.0, strategy="blend")]
-CACHE = 64  # entries; the cache is off by default
+CACHE = 64  # entries per endpoint
 
 
 def _ranking(item: str) -> Recommendation:
@@ -60,7 +62,7 @@ def test_another_bundle_empties_the_cache() -> None:
     assert rank.calls == 2 and len(cache) == 1
     # a request still running on the old bundle neither reads nor stores there
     stale = cache.answer(old, "related", "k1", lambda: rank("c"))
-    assert stale.slots[0].item_id == "c" and rank.calls == 3
+    assert stale.rows[0][0] == "c" and rank.calls == 3
 
 
 def test_least_recently_used_is_evicted_first() -> None:
@@ -68,12 +70,34 @@ def test_least_recently_used_is_evicted_first() -> None:
     cache = AnswerCache(2, Metrics())
     bundle = object()
     for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" arrives
-        cache.answer(bundle, "related", key, lambda key=key: rank(key))
+        cache.answer(bundle, "related", key, partial(rank, key))
     assert rank.calls == 3
     cache.answer(bundle, "related", "a", lambda: rank("a"))
     assert rank.calls == 3
     cache.answer(bundle, "related", "b", lambda: rank("b"))
     assert rank.calls == 4
+
+
+def test_each_endpoint_has_its_own_capacity() -> None:
+    rank = Counting()
+    cache = AnswerCache(2, Metrics())
+    bundle = object()
+    cache.answer(bundle, "related", "page", lambda: rank("a"))
+    for n in range(5):  # a stream of one-off carts
+        cache.answer(bundle, "cart", f"cart{n}", partial(rank, f"c{n}"))
+    assert len(cache) == 3 and rank.calls == 6
+    cache.answer(bundle, "related", "page", lambda: rank("a"))
+    assert rank.calls == 6  # the product page's answer survived
+
+
+def test_cached_answers_are_invisible_to_the_cyclic_gc_once_seen() -> None:
+    cache = AnswerCache(10, Metrics())
+    answer = cache.answer(object(), "related", "k1", lambda: _ranking("a"))
+    gc.collect()  # untracks the rows, then (next pass) the tuple holding them
+    gc.collect()
+    assert answer.rows[0][:4] == ("a", 1, 1.0, "rules")
+    assert not gc.is_tracked(answer.rows)
+    assert not any(gc.is_tracked(row) for row in answer.rows)
 
 
 def test_capacity_zero_ranks_every_request() -> None:
@@ -172,6 +196,6 @@ def test_fast_validation_reads_repeated_list_parameters(models_dir: Path) -> Non
     ) as client:
         plain = client.get("/v1/items/i00/related", params={"k": 3}).json()["items"]
         excluded = [plain[0]["item_id"], plain[1]["item_id"]]
-        params = {"k": 3, "exclude": excluded}
+        params: dict[str, int | list[str]] = {"k": 3, "exclude": excluded}
         items = client.get("/v1/items/i00/related", params=params).json()["items"]
     assert items and not set(excluded) & {item["item_id"] for item in items}

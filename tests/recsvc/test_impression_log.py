@@ -55,3 +55,17 @@ def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> 
     assert "mine" in written
     assert waited < 5.0
     log.close()
+
+
+def test_close_writes_everything_queued_and_a_full_queue_is_counted() -> None:
+    store = open_store("memory://")
+    errors: list[str] = []
+    log = ImpressionLog(store, max_queue=3, idle_wait=60.0, on_error=errors.append)
+    # the writer sleeps until woken, so all five arrive while it waits: two do not fit
+    for n in range(5):
+        log.submit(imp(f"r{n}", ["a"], 0))
+    log.close()
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    written = [row["recommendation_id"] for row in store.iter_impressions(since, datetime.now(UTC))]
+    assert sorted(written) == ["r0", "r1", "r2"]
+    assert log.dropped == 2 and len(errors) == 2
