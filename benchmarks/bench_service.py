@@ -67,6 +67,7 @@ from loadgen import (
     RssSampler,
     Server,
     WrkResult,
+    answer_cache_delta,
     copy_bundle,
     cpu_figures,
     drain_impressions,
@@ -79,6 +80,7 @@ from loadgen import (
     require_wrk,
     run_wrk,
     save_result,
+    scrape_answer_cache,
     scrape_latency,
     service_env,
     start_server,
@@ -184,11 +186,15 @@ def measured_run(
     server = setup.server(target)
     own_view = server is setup.ours
     before = scrape_latency(server.base_url) if own_view else {}
+    cache_before = scrape_answer_cache(server.base_url) if own_view else {}
     cpu_before = server.cpu_seconds()
     result = run(server, setup.files[target]).to_dict()
     if own_view:
         result["impression_drain_s"] = drain_impressions(setup.ours)
         result["server_side"] = latency_delta(before, scrape_latency(server.base_url))
+        result["answer_cache"] = answer_cache_delta(
+            cache_before, scrape_answer_cache(server.base_url)
+        )
     return result | cpu_figures(server.cpu_seconds() - cpu_before, result)
 
 

@@ -579,6 +579,40 @@ def scrape_latency(base_url: str) -> dict[str, dict[str, float]]:
     return per_route
 
 
+def scrape_answer_cache(base_url: str) -> dict[str, dict[str, float]]:
+    """`recsvc_answer_cache_total` from `/metrics`: endpoint → outcome → count."""
+    request = urllib.request.Request(base_url + "/metrics")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    counts: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        if not line.startswith("recsvc_answer_cache_total{"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        labels = name_labels.partition("{")[2].rstrip("}")
+        fields = {k: v.strip('"') for k, v in (part.split("=", 1) for part in labels.split(","))}
+        counts.setdefault(fields["endpoint"], {})[fields["outcome"]] = float(value)
+    return counts
+
+
+def answer_cache_delta(
+    before: Mapping[str, Mapping[str, float]], after: Mapping[str, Mapping[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per endpoint, between two scrapes: hits, misses and the hit share."""
+    summary = {}
+    for endpoint, now in after.items():
+        then = before.get(endpoint, {})
+        hits = now.get("hit", 0.0) - then.get("hit", 0.0)
+        misses = now.get("miss", 0.0) - then.get("miss", 0.0)
+        if hits + misses > 0:
+            summary[endpoint] = {
+                "hits": int(hits),
+                "misses": int(misses),
+                "hit_share": round(hits / (hits + misses), 4),
+            }
+    return summary
+
+
 def latency_delta(
     before: Mapping[str, Mapping[str, float]], after: Mapping[str, Mapping[str, float]]
 ) -> dict[str, dict[str, float]]:

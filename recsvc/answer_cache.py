@@ -8,6 +8,11 @@ contact-fatigue demotions and the ranking time are fields of that query, so a ne
 or impression that changes them changes the key and the answer is ranked afresh. Only the
 per-request parts (recommendation id, arm, impression, metrics) are added on each serving.
 
+Everything kept is invisible to the cyclic GC but the `Answer` objects themselves: keys
+are strings, rows are tuples of plain values, renderings are bytes. With query objects
+as keys and models as values, full collections over a full cache paused the event loop
+for 100-500 ms.
+
 The cache belongs to one `Live` bundle: the first lookup on another one (after a hot
 swap) empties it, so an answer never outlives the bundle that ranked it.
 """
@@ -17,9 +22,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 
-from recsvc.events import ImpressionItem
+from recsvc.events import ItemRow
 from recsvc.metrics import Metrics
 from recsvc.recommend import Recommendation, Slot
 
@@ -37,7 +42,7 @@ class Answer:
     once by the HTTP layer. So one answer is one tracked object, not dozens.
     """
 
-    __slots__ = ("items_json", "rows", "strategy_counts")
+    __slots__ = ("_logged", "items_json", "rows", "strategy_counts")
 
     def __init__(self, slots: Sequence[Slot]) -> None:
         self.rows: tuple[Row, ...] = tuple(
@@ -45,23 +50,23 @@ class Answer:
         )
         self.items_json: bytes | None = None
         self.strategy_counts = tuple(Counter(slot.strategy for slot in slots).items())
+        self._logged: tuple[float, tuple[ItemRow, ...]] | None = None
 
     @classmethod
     def of(cls, recommendation: Recommendation) -> Answer:
         return cls(recommendation.items)
 
-    def impression_items(self, propensity: float) -> tuple[ImpressionItem, ...]:
-        """The impression log's items (score 0 where not finite) for an arm's propensity."""
-        return tuple(
-            ImpressionItem.model_construct(
-                item_id=item_id,
-                rank=rank,
-                score=score if math.isfinite(score) else 0.0,
-                strategy=strategy,
-                propensity=propensity,
-            )
+    def logged_items(self, propensity: float) -> tuple[ItemRow, ...]:
+        """The impression log's items (score 0 where not finite) for an arm's propensity;
+        kept for the last propensity asked (plain tuples, like `rows`)."""
+        if self._logged is not None and self._logged[0] == propensity:
+            return self._logged[1]
+        items = tuple(
+            (item_id, rank, score if math.isfinite(score) else 0.0, strategy, propensity)
             for item_id, rank, score, strategy, _, _ in self.rows
         )
+        self._logged = (propensity, items)
+        return items
 
 
 class AnswerCache:
@@ -74,14 +79,14 @@ class AnswerCache:
         self.capacity = capacity
         self._metrics = metrics
         self._owner: object | None = None
-        self._answers: dict[str, OrderedDict[Hashable, Answer]] = {}
+        self._answers: dict[str, OrderedDict[str, Answer]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return sum(len(answers) for answers in self._answers.values())
 
     def answer(
-        self, owner: object, endpoint: str, key: Hashable, rank: Callable[[], Recommendation]
+        self, owner: object, endpoint: str, key: str, rank: Callable[[], Recommendation]
     ) -> Answer:
         """The cached answer of `key` for the bundle `owner`, else `rank()` (stored)."""
         if self.capacity <= 0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -24,7 +24,7 @@ from recsvc.config import Settings
 from recsvc.errors import ConfigError, EventStoreError
 from recsvc.events import (
     EventStore,
-    Impression,
+    LoggedImpression,
     RecommendationContext,
     Subject,
     fatigued_items,
@@ -123,12 +123,11 @@ class Recommender:
 
     def related(self, query: RelatedQuery, visitor: Visitor) -> Served:
         def personalise(personal: Personal) -> RelatedQuery:
-            return replace(
-                query,
-                now=personal.now,
-                recent=query.recent + personal.recent,
-                demote=personal.demote,
-            )
+            recent = query.recent + personal.recent
+            # the ranking time only acts on a history (a user's or recent activity); without
+            # one, leaving it out keeps the answer reusable from one minute to the next
+            now = personal.now if query.user_id is not None or recent else None
+            return replace(query, now=now, recent=recent, demote=personal.demote)
 
         return self._serve("related", visitor, query.context, personalise, related)
 
@@ -168,7 +167,9 @@ class Recommender:
         now = datetime.now(UTC)
         recent, demote = self._activity(visitor.subject, now)
         query = personalise(Personal(recent, demote, self._ranking_time(live, now)))
-        key: Hashable = (endpoint, strategy, query)
+        # the query's repr: equal for equal queries (dataclasses of plain values; a set
+        # printed in another order only costs a miss), and a string the GC does not track
+        key = f"{strategy}:{query!r}"
         answer = self.answers.answer(live, endpoint, key, lambda: rank(live.index, query, config))
         served = Served(
             recommendation_id,
@@ -245,9 +246,9 @@ class Recommender:
             )
         if not served.answer.rows:
             return
-        # model_construct: every value is ours and already validated (the API's schemas, the
-        # ranking's invariants: distinct items, ranks 1..n)
-        impression = Impression.model_construct(
+        # every value is ours and already validated (the API's schemas, the ranking's
+        # invariants: distinct items, ranks 1..n)
+        impression = LoggedImpression(
             recommendation_id=served.recommendation_id,
             user_id=visitor.user_id,
             session_id=visitor.session_id,
@@ -256,16 +257,17 @@ class Recommender:
             experiment=served.experiment,
             arm=served.arm,
             model_version=served.model_version,
-            items=served.answer.impression_items(assignment.propensity),
-            context=log_context(context),
+            items=served.answer.logged_items(assignment.propensity),
+            context_json=logged_context(context),
             created_at=now,
         )
         self.impressions.submit(impression)
 
 
 @lru_cache(maxsize=4096)
-def log_context(context: Context) -> RecommendationContext:
-    """The impression log's context of a ranking context (few distinct ones: remembered)."""
+def logged_context(context: Context) -> str:
+    """The impression log's context (JSON of `RecommendationContext`) of a ranking context
+    (few distinct ones: remembered)."""
     return RecommendationContext.model_construct(
         page_type=context.page_type or None,
         device=context.device or None,
@@ -273,7 +275,7 @@ def log_context(context: Context) -> RecommendationContext:
         channel=context.channel or None,
         hour=context.hour,
         cart=context.cart_items,
-    )
+    ).model_dump_json()
 
 
 def server_hour() -> int:

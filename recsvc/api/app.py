@@ -9,6 +9,7 @@ Tests pass their own `store` (e.g. `open_store("memory://")`).
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        sys.setswitchinterval(settings.gil_switch_interval_seconds)
         holder: BundleHolder[ServingIndex] = BundleHolder(settings.models_dir, build_index, metrics)
         holder.load_initial()
         event_store = store or ReopeningStore(settings.event_store_url)

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
-from recsvc.events.models import Impression
+from recsvc.events.models import LoggedImpression
 from recsvc.events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class ImpressionLog:
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
-        self._pending: deque[Impression] = deque()
+        self._pending: deque[LoggedImpression] = deque()
         self._on_error = on_error
         self._max_queue = max_queue
         self._max_batch = max_batch
@@ -60,7 +60,7 @@ class ImpressionLog:
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
         self._thread.start()
 
-    def submit(self, impression: Impression) -> None:
+    def submit(self, impression: LoggedImpression) -> None:
         if len(self._pending) >= self._max_queue:
             self.dropped += 1
             self._report("impression queue full; impression not logged")
@@ -99,7 +99,7 @@ class ImpressionLog:
             if stop:
                 return
 
-    def _next_batch(self) -> tuple[list[Impression], bool]:
+    def _next_batch(self) -> tuple[list[LoggedImpression], bool]:
         """Up to `max_batch` queued impressions (waiting while there are none); True once
         `close` was called and nothing is left."""
         with self._progress:
@@ -110,13 +110,13 @@ class ImpressionLog:
             self._taken += len(batch)
             return batch, self._closing and not pending
 
-    def _write(self, batch: list[Impression]) -> None:
+    def _write(self, batch: list[LoggedImpression]) -> None:
         try:
             self._store.record_impressions(batch)
         except EventStoreError:
             for impression in batch:  # isolate the failing ones
                 try:
-                    self._store.record_impression(impression)
+                    self._store.record_impressions((impression,))
                 except EventStoreError as exc:
                     self.failed += 1
                     self._report(f"impression not logged: {exc}")

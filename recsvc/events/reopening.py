@@ -24,6 +24,7 @@ from recsvc.events.models import (
     Event,
     Impression,
     ImpressionCount,
+    LoggedImpression,
     RemovedCounts,
     Subject,
     UserActivity,
@@ -68,7 +69,7 @@ class ReopeningStore:
     def record_impression(self, impression: Impression) -> None:
         self._current().record_impression(impression)
 
-    def record_impressions(self, impressions: Sequence[Impression]) -> None:
+    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
         self._current().record_impressions(impressions)
 
     def add_events(self, events: Sequence[Event]) -> AddResult:

@@ -26,6 +26,7 @@ from recsvc.events.models import (
     Event,
     Impression,
     ImpressionCount,
+    LoggedImpression,
     RemovedCounts,
     Subject,
     Touch,
@@ -134,6 +135,10 @@ class SqliteEventStore:
 
     def __init__(self, pool: _Pool, where: str) -> None:
         self._pool = pool
+        # one writer at a time within the process: threads queue here and take the write
+        # lock as it is released, instead of polling it with SQLite's busy handler, whose
+        # sleeps (1, 2, 5, ... 100 ms) turned a few ms of contention into 100-900 ms waits
+        self._writing = threading.Lock()
         self._where = where
         with _translated_errors(where), pool.connection() as conn:
             migrate(conn, where)
@@ -175,13 +180,13 @@ class SqliteEventStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction, committed on exit (rolled back on error)."""
-        with self._read() as conn, immediate_transaction(conn):
+        with self._writing, self._read() as conn, immediate_transaction(conn):
             yield conn
 
     def record_impression(self, impression: Impression) -> None:
-        self.record_impressions((impression,))
+        self.record_impressions((impression.logged(),))
 
-    def record_impressions(self, impressions: Sequence[Impression]) -> None:
+    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
         """Two statements for the whole batch (rows passed as one JSON array each): the
         sqlite3 module lets go of the GIL around every statement, and under load getting it
         back can take a whole switch interval, so a statement per row cannot keep up.
@@ -357,7 +362,7 @@ _INSERT_NEW_ITEMS = (
 )
 
 
-def _impression_row(impression: Impression) -> tuple[object, ...]:
+def _impression_row(impression: LoggedImpression) -> tuple[object, ...]:
     return (
         impression.recommendation_id,
         impression.user_id,
@@ -367,15 +372,16 @@ def _impression_row(impression: Impression) -> tuple[object, ...]:
         impression.experiment,
         impression.arm,
         impression.model_version,
-        impression.context.model_dump_json(),
+        impression.context_json,
         to_us(impression.created_at),
     )
 
 
-def _impression_item_rows(impression: Impression) -> list[tuple[object, ...]]:
+def _impression_item_rows(impression: LoggedImpression) -> list[tuple[object, ...]]:
     rid = impression.recommendation_id
     return [
-        (rid, it.rank, it.item_id, it.score, it.strategy, it.propensity) for it in impression.items
+        (rid, rank, item_id, score, strategy, propensity)
+        for item_id, rank, score, strategy, propensity in impression.items
     ]
 
 

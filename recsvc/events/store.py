@@ -23,6 +23,7 @@ from recsvc.events.models import (
     Event,
     Impression,
     ImpressionCount,
+    LoggedImpression,
     RemovedCounts,
     Subject,
     UserActivity,
@@ -39,9 +40,10 @@ class EventStore(Protocol):
         """Store a served recommendation, committed before return. A repeated
         `recommendation_id` is ignored (the first record wins)."""
 
-    def record_impressions(self, impressions: Sequence[Impression]) -> None:
-        """`record_impression` for each, in one transaction (one commit, one fsync): all
-        are committed before return, or none is."""
+    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
+        """`record_impression` for each (in the store's form, see `Impression.logged`), in
+        one transaction (one commit, one fsync): all are committed before return, or none
+        is."""
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
         """Store a batch atomically, committed before return; idempotent by `event_id`, also

@@ -8,15 +8,17 @@ import shutil
 from functools import partial
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from test_api import TOKEN, make_settings
 
-from recsvc.answer_cache import AnswerCache
+from recsvc.answer_cache import Answer, AnswerCache
 from recsvc.api.app import create_app
 from recsvc.artifacts import write_current
 from recsvc.experiments import Arm
 from recsvc.metrics import Metrics
 from recsvc.recommend import Recommendation, Slot
+from recsvc.service import Recommender
 
 ONE_ARM = [Arm("model", 1.0, strategy="blend")]
 CACHE = 64  # entries per endpoint
@@ -173,6 +175,39 @@ def test_a_new_purchase_changes_the_cached_next_purchase_at_once(models_dir: Pat
         after = [i["item_id"] for i in client.get(url).json()["items"]]
         assert before[0] not in after
         assert _metric(client, "next_purchase", "hit") == hits  # ranked afresh
+
+
+def test_a_full_cache_holds_one_gc_tracked_object_per_answer(models_dir: Path) -> None:
+    app = create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    with TestClient(app) as client:
+        for item in ("i00", "i01", "unknown"):
+            client.get(f"/v1/items/{item}/related", params={"country": "UK"})
+        client.post("/v1/cart/recommendations", json={"items": ["i00", "i01"]})
+        client.get("/v1/users/u1/recommendations")
+        client.get("/v1/users/u1/recommendations", params={"session_id": "s1", "hour": 3})
+        lru = app.state.recsvc.recommender.answers._answers  # white box: what the GC walks
+        gc.collect()
+        gc.collect()
+        kept = gc.get_referents(*lru.values())  # keys and answers
+        answers = [obj for obj in kept if isinstance(obj, Answer)]
+        assert len(answers) == len(kept) // 2 == 6
+        assert [obj for obj in kept if gc.is_tracked(obj)] == answers
+        inside = [obj for obj in gc.get_referents(*answers) if not isinstance(obj, type)]
+        assert inside and not [obj for obj in inside if gc.is_tracked(obj)]
+
+
+def test_anonymous_related_answers_outlive_the_ranking_minute(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(
+        create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
+    ) as client:
+        for minute in range(3):  # three ranking times
+            monkeypatch.setattr(Recommender, "_ranking_time", lambda *_, m=minute: 60 * m)
+            client.get("/v1/items/i00/related")
+            client.get("/v1/items/i00/related", params={"user_id": "u1"})
+        assert _metric(client, "related", "miss") == 1.0 + 3.0  # the user's: once a minute
+        assert _metric(client, "related", "hit") == 2.0
 
 
 def test_a_reload_empties_the_cache(models_dir: Path, tiny_bundle_path: Path) -> None:

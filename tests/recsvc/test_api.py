@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,3 +213,12 @@ def test_service_refuses_to_start_without_a_bundle(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path))
     with pytest.raises(Exception, match="recsvc train"), TestClient(app):
         pass
+
+
+def test_the_service_sets_the_gil_switch_interval(models_dir: Path) -> None:
+    before = sys.getswitchinterval()
+    try:
+        with TestClient(create_app(make_settings(models_dir, gil_switch_interval_seconds=0.002))):
+            assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)

@@ -209,9 +209,8 @@ def test_a_repeated_impression_keeps_the_first_record(store: EventStore) -> None
 
 def test_a_batch_is_stored_whole_and_repeats_keep_their_first_record(store: EventStore) -> None:
     store.record_impression(imp("rec-1", ["a", "b"], 0))
-    store.record_impressions(
-        [imp("rec-2", ["c"], 1), imp("rec-1", ["z"], 2), imp("rec-3", ["d", "e", "f"], 3)]
-    )
+    batch = [imp("rec-2", ["c"], 1), imp("rec-1", ["z"], 2), imp("rec-3", ["d", "e", "f"], 3)]
+    store.record_impressions([impression.logged() for impression in batch])
     rows = {row["recommendation_id"]: row for row in store.iter_impressions(*WIDE)}
     assert {rec: [item["item_id"] for item in row["items"]] for rec, row in rows.items()} == {
         "rec-1": ["a", "b"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from test_event_store import imp
 
-from recsvc.events import Impression, open_store
+from recsvc.events import LoggedImpression, open_store
 from recsvc.events.impression_log import ImpressionLog
 
 
@@ -18,9 +19,9 @@ class SlowStore:
     def __init__(self) -> None:
         self.inner = open_store("memory://")
 
-    def record_impression(self, impression: Impression) -> None:
+    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
         time.sleep(0.005)
-        self.inner.record_impression(impression)
+        self.inner.record_impressions(impressions)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -34,14 +35,14 @@ def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> 
 
     def traffic() -> None:
         while not stop.is_set():
-            log.submit(imp(f"bg{next(counter)}", ["a"], 0))
+            log.submit(imp(f"bg{next(counter)}", ["a"], 0).logged())
             time.sleep(0.002)  # faster than the store writes: the queue never empties
 
     feeder = threading.Thread(target=traffic)
     feeder.start()
     try:
         time.sleep(0.05)
-        log.submit(imp("mine", ["x"], 0))
+        log.submit(imp("mine", ["x"], 0).logged())
         started = time.perf_counter()
         log.flush(timeout=5.0)
         waited = time.perf_counter() - started
@@ -63,7 +64,7 @@ def test_close_writes_everything_queued_and_a_full_queue_is_counted() -> None:
     log = ImpressionLog(store, max_queue=3, idle_wait=60.0, on_error=errors.append)
     # the writer sleeps until woken, so all five arrive while it waits: two do not fit
     for n in range(5):
-        log.submit(imp(f"r{n}", ["a"], 0))
+        log.submit(imp(f"r{n}", ["a"], 0).logged())
     log.close()
     since = datetime(2000, 1, 1, tzinfo=UTC)
     written = [row["recommendation_id"] for row in store.iter_impressions(since, datetime.now(UTC))]

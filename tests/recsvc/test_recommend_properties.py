@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from itertools import groupby
 
 import numpy as np
@@ -138,6 +139,18 @@ def test_related_invariants(tiny_index: ServingIndex, query: RelatedQuery) -> No
     if query.user_id is None and not any(a.event == "purchase" for a in query.recent):
         assert len(result.items) == min(query.k, filled(tiny_index, query.filters, forbidden))
     assert related(tiny_index, query) == result
+
+
+@settings(max_examples=200, deadline=None)
+@given(related_queries, st.integers(0, 4 * 365))
+def test_related_without_a_history_does_not_depend_on_the_time(
+    tiny_index: ServingIndex, query: RelatedQuery, days: int
+) -> None:
+    """Why the service leaves `now` out of anonymous related queries (answer cache keys)."""
+    anonymous = replace(query, user_id=None, recent=(), now=None)
+    assert related(tiny_index, replace(anonymous, now=NOW + days * DAY)) == related(
+        tiny_index, anonymous
+    )
 
 
 @settings(max_examples=300, deadline=None)
