@@ -8,10 +8,9 @@ contact-fatigue demotions and the ranking time are fields of that query, so a ne
 or impression that changes them changes the key and the answer is ranked afresh. Only the
 per-request parts (recommendation id, arm, impression, metrics) are added on each serving.
 
-Everything kept is invisible to the cyclic GC but the `Answer` objects themselves: keys
-are strings, rows are tuples of plain values, renderings are bytes. With query objects
-as keys and models as values, full collections over a full cache paused the event loop
-for 100-500 ms.
+Everything kept is invisible to the cyclic GC: keys are strings, answers are plain tuples
+of plain values and bytes. With query objects as keys and models as values, full
+collections over a full cache paused the event loop for 100-500 ms.
 
 The cache belongs to one `Live` bundle: the first lookup on another one (after a hot
 swap) empties it, so an answer never outlives the bundle that ranked it.
@@ -22,51 +21,59 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import NamedTuple
 
 from recsvc.events import ItemRow
 from recsvc.metrics import Metrics
-from recsvc.recommend import Recommendation, Slot
+from recsvc.recommend import Recommendation, ServingIndex
 
 Row = tuple[str, int, float, str, str, int]
 """One slot as served: (item_id, rank, score, strategy, reason, item index)."""
+RenderItems = Callable[[tuple[Row, ...], ServingIndex], bytes]
+"""How the HTTP layer writes the `items` array of a response (`recsvc.api.render`)."""
 
 
-class Answer:
-    """A ranked list as served, with the rendering every serving of it reuses.
+class Answer(NamedTuple):
+    """A ranked list as served, with what every serving of it reuses: its rows, the
+    response's `items` array as JSON bytes, slot counts per strategy, and the impression
+    log's items for the propensity it was first served with.
 
-    Compact on purpose, because the cache keeps thousands of them and the cyclic GC walks
-    every tracked object in its full collections: the slots are kept as plain tuples of
-    plain values (`Row`), which the GC stops tracking once it has seen them, and
-    `items_json` (the response's `items` array, see `recsvc.api.render`) is bytes, filled
-    once by the HTTP layer. So one answer is one tracked object, not dozens.
+    The cache keeps it as a plain tuple of plain values (`tuple(answer)`), which the cyclic
+    GC stops tracking once it has seen it: a full collection then walks no cached answer.
     """
 
-    __slots__ = ("_logged", "items_json", "rows", "strategy_counts")
-
-    def __init__(self, slots: Sequence[Slot]) -> None:
-        self.rows: tuple[Row, ...] = tuple(
-            (s.item_id, s.rank, s.score, s.strategy, s.reason, s.item_index) for s in slots
-        )
-        self.items_json: bytes | None = None
-        self.strategy_counts = tuple(Counter(slot.strategy for slot in slots).items())
-        self._logged: tuple[float, tuple[ItemRow, ...]] | None = None
+    rows: tuple[Row, ...]
+    items_json: bytes
+    strategy_counts: tuple[tuple[str, int], ...]
+    propensity: float
+    logged: tuple[ItemRow, ...]
 
     @classmethod
-    def of(cls, recommendation: Recommendation) -> Answer:
-        return cls(recommendation.items)
+    def of(
+        cls,
+        recommendation: Recommendation,
+        index: ServingIndex,
+        render: RenderItems,
+        propensity: float,
+    ) -> Answer:
+        slots = recommendation.items
+        rows = tuple(
+            (s.item_id, s.rank, s.score, s.strategy, s.reason, s.item_index) for s in slots
+        )
+        counts = tuple(Counter(slot.strategy for slot in slots).items())
+        return cls(rows, render(rows, index), counts, propensity, _logged(rows, propensity))
 
     def logged_items(self, propensity: float) -> tuple[ItemRow, ...]:
-        """The impression log's items (score 0 where not finite) for an arm's propensity;
-        kept for the last propensity asked (plain tuples, like `rows`)."""
-        if self._logged is not None and self._logged[0] == propensity:
-            return self._logged[1]
-        items = tuple(
-            (item_id, rank, score if math.isfinite(score) else 0.0, strategy, propensity)
-            for item_id, rank, score, strategy, _, _ in self.rows
-        )
-        self._logged = (propensity, items)
-        return items
+        """The impression log's items (score 0 where not finite) for an arm's propensity."""
+        return self.logged if propensity == self.propensity else _logged(self.rows, propensity)
+
+
+def _logged(rows: tuple[Row, ...], propensity: float) -> tuple[ItemRow, ...]:
+    return tuple(
+        (item_id, rank, score if math.isfinite(score) else 0.0, strategy, propensity)
+        for item_id, rank, score, strategy, _, _ in rows
+    )
 
 
 class AnswerCache:
@@ -79,19 +86,17 @@ class AnswerCache:
         self.capacity = capacity
         self._metrics = metrics
         self._owner: object | None = None
-        self._answers: dict[str, OrderedDict[str, Answer]] = {}
+        self._answers: dict[str, OrderedDict[str, tuple[object, ...]]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return sum(len(answers) for answers in self._answers.values())
 
-    def answer(
-        self, owner: object, endpoint: str, key: str, rank: Callable[[], Recommendation]
-    ) -> Answer:
+    def answer(self, owner: object, endpoint: str, key: str, rank: Callable[[], Answer]) -> Answer:
         """The cached answer of `key` for the bundle `owner`, else `rank()` (stored)."""
         if self.capacity <= 0:
             self._count(endpoint, "off")
-            return Answer.of(rank())
+            return rank()
         with self._lock:
             if owner is not self._owner:
                 self._answers.clear()
@@ -102,13 +107,13 @@ class AnswerCache:
                 answers.move_to_end(key)
         if found is not None:
             self._count(endpoint, "hit")
-            return found
+            return Answer._make(found)
         self._count(endpoint, "miss")
-        ranked = Answer.of(rank())
+        ranked = rank()
         with self._lock:
             if owner is self._owner:  # a request on a swapped-out bundle does not store
                 answers = self._answers.setdefault(endpoint, OrderedDict())
-                answers[key] = ranked
+                answers[key] = tuple(ranked)
                 if len(answers) > self.capacity:
                     answers.popitem(last=False)
         return ranked

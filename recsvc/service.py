@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final, Literal, TypeVar
 
-from recsvc.answer_cache import Answer, AnswerCache
+from recsvc.answer_cache import Answer, AnswerCache, RenderItems
 from recsvc.config import Settings
 from recsvc.errors import ConfigError, EventStoreError
 from recsvc.events import (
@@ -105,8 +105,10 @@ class Recommender:
         store: EventStore,
         impressions: ImpressionLog,
         metrics: Metrics,
+        render_items: RenderItems,
     ) -> None:
         self.settings = settings
+        self.render_items = render_items
         self.holder = holder
         self.store = store
         self.impressions = impressions
@@ -170,7 +172,17 @@ class Recommender:
         # the query's repr: equal for equal queries (dataclasses of plain values; a set
         # printed in another order only costs a miss), and a string the GC does not track
         key = f"{strategy}:{query!r}"
-        answer = self.answers.answer(live, endpoint, key, lambda: rank(live.index, query, config))
+        answer = self.answers.answer(
+            live,
+            endpoint,
+            key,
+            lambda: Answer.of(
+                rank(live.index, query, config),
+                live.index,
+                self.render_items,
+                assignment.propensity,
+            ),
+        )
         served = Served(
             recommendation_id,
             live.version,

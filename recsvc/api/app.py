@@ -23,6 +23,7 @@ from recsvc.api.deps import ServiceState
 from recsvc.api.errors import install_error_handlers
 from recsvc.api.hot_path import HotPath
 from recsvc.api.middleware import ServiceMiddleware
+from recsvc.api.render import items_json
 from recsvc.api.routes import admin, demo, events, ops, recommendations
 from recsvc.config import Settings
 from recsvc.events import EventStore
@@ -57,7 +58,9 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
             store=event_store,
             impressions=impressions,
             metrics=metrics,
-            recommender=Recommender(settings, holder, event_store, impressions, metrics),
+            recommender=Recommender(
+                settings, holder, event_store, impressions, metrics, render_items=items_json
+            ),
         )
         # everything built so far (modules, the bundle's index) lives as long as the process:
         # keep it out of the cyclic GC's full collections, which otherwise scan it every time

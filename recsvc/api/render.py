@@ -1,7 +1,7 @@
 """Recommendation responses as JSON bytes, without a pydantic model per request.
 
-The `items` array of an answer is rendered once, with `RecommendedItem`'s fields, and
-kept on the answer (`Answer.items_json`), which the answer cache shares between requests;
+The `items` array of an answer is rendered once, with `RecommendedItem`'s fields, when it
+is ranked, and kept on the answer (`Answer.items_json`), which the answer cache shares;
 a request only adds its envelope (recommendation id, model version, experiment, arm). The
 body is exactly what `RecommendationResponse` documents.
 """
@@ -14,6 +14,8 @@ from functools import lru_cache
 
 from fastapi.responses import Response
 
+from recsvc.answer_cache import Row
+from recsvc.recommend import ServingIndex
 from recsvc.service import Served
 
 # compact, UTF-8 as is (what pydantic would write); the fields are `RecommendedItem`'s
@@ -22,24 +24,21 @@ _ITEMS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), all
 
 def respond(served: Served) -> Response:
     """The `RecommendationResponse` JSON of `served`."""
-    answer = served.answer
-    if answer.items_json is None:
-        answer.items_json = items_json(served)
     head = _envelope(served.model_version, served.experiment, served.arm)
     body = b'{"recommendation_id":"%s",%s"items":%s}' % (
         served.recommendation_id.encode(),
         head,
-        answer.items_json,
+        served.answer.items_json,
     )
     return Response(body, media_type="application/json")
 
 
-def items_json(served: Served) -> bytes:
+def items_json(rows: tuple[Row, ...], index: ServingIndex) -> bytes:
     """The `items` array, fields in `RecommendedItem`'s order: scores rounded to 6 decimals
     (0 where not finite), the catalog's name and price (4 decimals; null where unknown)."""
-    catalog = served.live.index.catalog
+    catalog = index.catalog
     items = []
-    for item_id, rank, score, strategy, reason, item_index in served.answer.rows:
+    for item_id, rank, score, strategy, reason, item_index in rows:
         price = float(catalog.prices[item_index])
         name = str(catalog.names[item_index])
         items.append(
