@@ -1,7 +1,9 @@
 """Writes the service's impression log off the request path, in a background thread.
 
-A recommendation is answered first and logged just after; the event route calls `flush()`
-before storing feedback, so a click is never attributed before its impression is written.
+A recommendation is answered first and logged just after; before storing feedback the
+event route calls `flush_for()` with the recommendation ids it cites, so a click is never
+attributed before its impression is written (and waits only if that impression is still
+queued).
 The writer takes whatever has queued up (at most `max_batch`) and stores it in one
 transaction, so under load one commit (one fsync) covers many impressions; if a batch
 fails, its impressions are written one by one so that only the failing ones are lost.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
 from recsvc.events.models import LoggedImpression
@@ -29,9 +31,10 @@ FLUSH_TIMEOUT_SECONDS = 2.0
 class ImpressionLog:
     """A deque + one writer thread in front of `EventStore.record_impressions`.
 
-    `submit` takes no lock (a deque append is atomic): it runs on every request. The
-    writer takes up to `max_batch` queued impressions at a time; when there are none it
-    sleeps up to `idle_wait` seconds or until `flush` wakes it.
+    Impressions are numbered as they are submitted and written in that order, so "the
+    first n are written" answers both `flush` (everything before) and `flush_for` (the
+    impressions some events cite). The writer takes up to `max_batch` queued impressions
+    at a time; when there are none it sleeps up to `idle_wait` seconds or until woken.
     """
 
     def __init__(
@@ -52,20 +55,24 @@ class ImpressionLog:
         self._closing = False
         self.dropped = 0
         self.failed = 0
-        # flush() waits for the impressions queued before it (taken + still pending), not
-        # for an empty queue (which under steady traffic may never happen).
+        self._submitting = threading.Lock()  # numbers and queue order agree
+        self._submitted = 0
+        self._unwritten: dict[str, int] = {}  # recommendation id -> its number
         self._progress = threading.Condition()
-        self._taken = 0
-        self._finished = 0
+        self._finished = 0  # the first `_finished` impressions are written (or failed)
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
         self._thread.start()
 
     def submit(self, impression: LoggedImpression) -> None:
-        if len(self._pending) >= self._max_queue:
-            self.dropped += 1
-            self._report("impression queue full; impression not logged")
-            return
-        self._pending.append(impression)
+        with self._submitting:
+            if len(self._pending) >= self._max_queue:
+                self.dropped += 1
+            else:
+                self._unwritten[impression.recommendation_id] = self._submitted
+                self._submitted += 1
+                self._pending.append(impression)
+                return
+        self._report("impression queue full; impression not logged")
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every impression submitted before this call has been written (or
@@ -75,8 +82,21 @@ class ImpressionLog:
         (the store is locked or far behind), so a caller can answer 503 instead of hanging
         for the store's busy timeout once per queued impression.
         """
+        with self._submitting:
+            target = self._submitted
+        self._wait(target, timeout)
+
+    def flush_for(self, recommendation_ids: Iterable[str], timeout: float | None = None) -> None:
+        """`flush`, but only as far as the impressions of `recommendation_ids` that are
+        still queued: none (the usual case for a click seconds after the answer), no wait."""
+        with self._submitting:
+            numbers = [self._unwritten.get(rid) for rid in recommendation_ids]
+        self._wait(max((n + 1 for n in numbers if n is not None), default=0), timeout)
+
+    def _wait(self, target: int, timeout: float | None) -> None:
         with self._progress:
-            target = self._taken + len(self._pending)
+            if self._finished >= target:
+                return
             self._progress.notify_all()
             if not self._progress.wait_for(lambda: self._finished >= target, timeout):
                 pending = target - self._finished
@@ -107,7 +127,6 @@ class ImpressionLog:
                 self._progress.wait(self._idle_wait)
             pending = self._pending
             batch = [pending.popleft() for _ in range(min(len(pending), self._max_batch))]
-            self._taken += len(batch)
             return batch, self._closing and not pending
 
     def _write(self, batch: list[LoggedImpression]) -> None:
@@ -121,6 +140,9 @@ class ImpressionLog:
                     self.failed += 1
                     self._report(f"impression not logged: {exc}")
         finally:
+            with self._submitting:
+                for impression in batch:
+                    self._unwritten.pop(impression.recommendation_id, None)
             with self._progress:
                 self._finished += len(batch)
                 self._progress.notify_all()

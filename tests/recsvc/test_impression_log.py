@@ -7,8 +7,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
 from test_event_store import imp
 
+from recsvc.errors import EventStoreUnavailableError
 from recsvc.events import LoggedImpression, open_store
 from recsvc.events.impression_log import ImpressionLog
 
@@ -70,3 +72,37 @@ def test_close_writes_everything_queued_and_a_full_queue_is_counted() -> None:
     written = [row["recommendation_id"] for row in store.iter_impressions(since, datetime.now(UTC))]
     assert sorted(written) == ["r0", "r1", "r2"]
     assert log.dropped == 2 and len(errors) == 2
+
+
+class GatedStore:
+    """A real in-memory store whose impression writes wait until `gate` is set."""
+
+    def __init__(self) -> None:
+        self.inner = open_store("memory://")
+        self.gate = threading.Event()
+
+    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
+        self.gate.wait(10)
+        self.inner.record_impressions(impressions)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
+    store = GatedStore()
+    log = ImpressionLog(store)  # type: ignore[arg-type]
+    log.submit(imp("queued", ["a"], 0).logged())
+    started = time.perf_counter()
+    log.flush_for(["written-long-ago", "never-served"], timeout=5.0)  # nothing to wait for
+    assert time.perf_counter() - started < 1.0
+    with pytest.raises(EventStoreUnavailableError, match="1 impressions still pending"):
+        log.flush_for(["written-long-ago", "queued"], timeout=0.2)
+    store.gate.set()
+    log.flush_for(["queued"], timeout=5.0)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    written = [
+        row["recommendation_id"] for row in store.inner.iter_impressions(since, datetime.now(UTC))
+    ]
+    assert written == ["queued"]
+    log.close()

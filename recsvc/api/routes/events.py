@@ -16,7 +16,8 @@ def post_events(state: State, body: EventsRequest) -> EventsResponse:
     """Idempotent by `event_id`: a retried batch is not counted twice. A 200 means every
     accepted event is committed to disk."""
     # an impression is written before feedback that cites it
-    state.impressions.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+    cited = {event.recommendation_id for event in body.events if event.recommendation_id}
+    state.impressions.flush_for(cited, timeout=FLUSH_TIMEOUT_SECONDS)
     result = state.store.add_events(body.events)
     for event in body.events:
         state.metrics.events.labels(event.type, "received").inc()
