@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
-from recsvc.events.models import LoggedImpression
+from recsvc.events.models import AddResult, Event, LoggedImpression
 from recsvc.events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ImpressionLog:
         self._submitting = threading.Lock()  # numbers and queue order agree
         self._submitted = 0
         self._unwritten: dict[str, int] = {}  # recommendation id -> its number
+        self._event_jobs: deque[_EventJob] = deque()
         self._progress = threading.Condition()
         self._finished = 0  # the first `_finished` impressions are written (or failed)
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
@@ -105,6 +107,33 @@ class ImpressionLog:
                     f"{timeout} s; retry later"
                 )
 
+    def store_events(self, events: Sequence[Event], timeout: float) -> AddResult:
+        """`EventStore.add_events` done by the writer thread, in one transaction with the
+        events of other requests waiting at the same time (group commit: one fsync for
+        all, and no request thread queueing for the write lock and the GIL). Returns once
+        committed; raises the store's error, or `EventStoreUnavailableError` if the writer
+        has not taken the events within `timeout` seconds (then they are not stored; once
+        taken, the store's own busy timeout bounds the wait)."""
+        job = _EventJob(events)
+        with self._progress:
+            if self._closing:
+                raise EventStoreUnavailableError("the service is shutting down; retry later")
+            self._event_jobs.append(job)
+            self._progress.notify_all()
+        if not job.done.wait(timeout):
+            with self._progress:
+                if not job.taken:
+                    self._event_jobs.remove(job)
+                    raise EventStoreUnavailableError(
+                        f"the event store is behind: events not stored within {timeout} s; "
+                        "retry later"
+                    )
+            job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
     def close(self) -> None:
         with self._progress:
             self._closing = True
@@ -113,21 +142,42 @@ class ImpressionLog:
 
     def _run(self) -> None:
         while True:
-            batch, stop = self._next_batch()
+            batch, jobs, stop = self._next_batch()
             if batch:
                 self._write(batch)
+            if jobs:
+                self._store_events(jobs)
             if stop:
                 return
 
-    def _next_batch(self) -> tuple[list[LoggedImpression], bool]:
-        """Up to `max_batch` queued impressions (waiting while there are none); True once
-        `close` was called and nothing is left."""
+    def _next_batch(self) -> tuple[list[LoggedImpression], list[_EventJob], bool]:
+        """Up to `max_batch` queued impressions and every waiting event job (waiting while
+        there are none); True once `close` was called and nothing is left."""
         with self._progress:
-            if not self._pending and not self._closing:
+            if not self._pending and not self._event_jobs and not self._closing:
                 self._progress.wait(self._idle_wait)
             pending = self._pending
             batch = [pending.popleft() for _ in range(min(len(pending), self._max_batch))]
-            return batch, self._closing and not pending
+            jobs = list(self._event_jobs)
+            self._event_jobs.clear()
+            for job in jobs:
+                job.taken = True
+            return batch, jobs, self._closing and not pending
+
+    def _store_events(self, jobs: list[_EventJob]) -> None:
+        try:
+            results = self._store.add_event_batches([job.events for job in jobs])
+        except EventStoreError:
+            for job in jobs:  # isolate the failing ones
+                try:
+                    job.result = self._store.add_events(job.events)
+                except EventStoreError as exc:
+                    job.error = exc
+                job.done.set()
+            return
+        for job, result in zip(jobs, results, strict=True):
+            job.result = result
+            job.done.set()
 
     def _write(self, batch: list[LoggedImpression]) -> None:
         try:
@@ -151,3 +201,14 @@ class ImpressionLog:
         log.warning(message)
         if self._on_error is not None:
             self._on_error(message)
+
+
+@dataclass(eq=False)  # compared by identity (the queue removes this very job)
+class _EventJob:
+    """One request's events, waiting for the writer: its result or error, then `done`."""
+
+    events: Sequence[Event]
+    taken: bool = False  # by the writer (under its condition's lock): no longer cancellable
+    done: threading.Event = field(default_factory=threading.Event)
+    result: AddResult | None = None
+    error: EventStoreError | None = None

@@ -75,6 +75,9 @@ class ReopeningStore:
     def add_events(self, events: Sequence[Event]) -> AddResult:
         return self._current().add_events(events)
 
+    def add_event_batches(self, batches: Sequence[Sequence[Event]]) -> list[AddResult]:
+        return self._current().add_event_batches(batches)
+
     def recent_user_activity(
         self, subject: Subject, since: datetime, *, limit: int = 100
     ) -> UserActivity:

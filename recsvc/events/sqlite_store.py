@@ -200,20 +200,27 @@ class SqliteEventStore:
             conn.execute(_INSERT_IMPRESSIONS, (json.dumps(rows),))
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
-        if not events:
-            return AddResult(accepted=0, duplicates=0, unattributed=0)
+        return self.add_event_batches((events,))[0]
+
+    def add_event_batches(self, batches: Sequence[Sequence[Event]]) -> list[AddResult]:
+        if not any(batches):
+            return [AddResult(accepted=0, duplicates=0, unattributed=0) for _ in batches]
         received_us = to_us(datetime.now(UTC))
-        accepted = unattributed = 0
+        results = []
         with self._write() as conn:
-            known = _known_recommendations(conn, events)
-            for event in events:
-                attributed = None
-                if event.recommendation_id is not None:
-                    attributed = event.recommendation_id in known
-                if conn.execute(INSERT_EVENT, event_row(event, attributed, received_us)).rowcount:
-                    accepted += 1
-                    unattributed += attributed is False
-        return AddResult(accepted, len(events) - accepted, unattributed)
+            known = _known_recommendations(conn, [e for events in batches for e in events])
+            for events in batches:
+                accepted = unattributed = 0
+                for event in events:
+                    attributed = None
+                    if event.recommendation_id is not None:
+                        attributed = event.recommendation_id in known
+                    row = event_row(event, attributed, received_us)
+                    if conn.execute(INSERT_EVENT, row).rowcount:
+                        accepted += 1
+                        unattributed += attributed is False
+                results.append(AddResult(accepted, len(events) - accepted, unattributed))
+        return results
 
     def recent_user_activity(
         self, subject: Subject, since: datetime, *, limit: int = 100

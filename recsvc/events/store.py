@@ -50,6 +50,10 @@ class EventStore(Protocol):
         across restarts. An event whose `recommendation_id` names a recorded impression is
         attributed to it; an unknown one is stored anyway, flagged unattributed."""
 
+    def add_event_batches(self, batches: Sequence[Sequence[Event]]) -> list[AddResult]:
+        """`add_events` for each batch (one result each, in order), all in one transaction:
+        one commit, one fsync for the events of many requests."""
+
     def recent_user_activity(
         self, subject: Subject, since: datetime, *, limit: int = 100
     ) -> UserActivity:

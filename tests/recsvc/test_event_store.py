@@ -221,6 +221,23 @@ def test_a_batch_is_stored_whole_and_repeats_keep_their_first_record(store: Even
     assert rows["rec-3"]["context"]["cart"] == ["c1"]
 
 
+def test_event_batches_share_a_transaction_but_keep_their_own_counts(store: EventStore) -> None:
+    store.record_impression(imp("rec-1", ["a"], 0))
+    results = store.add_event_batches(
+        [
+            [ev("e1", "click", "a", 1, rec="rec-1"), ev("e2", "view", "b", 2)],
+            [ev("e1", "click", "a", 1, rec="rec-1"), ev("e3", "click", "c", 3, rec="nope")],
+            [],
+        ]
+    )
+    assert [(r.accepted, r.duplicates, r.unattributed) for r in results] == [
+        (2, 0, 0),
+        (1, 1, 1),  # e1 was stored by the first batch of the same transaction
+        (0, 0, 0),
+    ]
+    assert {row["event_id"] for row in store.iter_events(*WIDE)} == {"e1", "e2", "e3"}
+
+
 # --- per-user reads -------------------------------------------------------------------
 
 

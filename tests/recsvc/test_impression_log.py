@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
-from test_event_store import imp
+from test_event_store import WIDE, ev, imp
 
 from recsvc.errors import EventStoreUnavailableError
 from recsvc.events import LoggedImpression, open_store
@@ -105,4 +105,39 @@ def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
         row["recommendation_id"] for row in store.inner.iter_impressions(since, datetime.now(UTC))
     ]
     assert written == ["queued"]
+    log.close()
+
+
+def test_events_are_stored_by_the_writer_and_refused_cleanly_when_it_is_stuck() -> None:
+    store = GatedStore()
+    log = ImpressionLog(store)  # type: ignore[arg-type]
+    click = ev("c1", "click", "a", 1)
+    log.submit(imp("queued", ["a"], 0).logged())  # the writer waits inside this write
+    time.sleep(0.05)
+    with pytest.raises(EventStoreUnavailableError, match="events not stored"):
+        log.store_events([click], timeout=0.2)
+    store.gate.set()
+    log.flush(timeout=5.0)
+    assert list(store.inner.iter_events(*WIDE)) == []  # refused means not stored
+    result = log.store_events([click], timeout=5.0)
+    assert (result.accepted, result.duplicates) == (1, 0)
+    assert log.store_events([click], timeout=5.0).duplicates == 1
+    log.close()
+
+
+def test_events_of_concurrent_requests_all_get_their_own_result() -> None:
+    store = open_store("memory://")
+    log = ImpressionLog(store)
+    results: dict[int, int] = {}
+
+    def request(n: int) -> None:
+        results[n] = log.store_events([ev(f"e{n}", "view", "a", 1)], timeout=5.0).accepted
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == dict.fromkeys(range(20), 1)
+    assert len(list(store.iter_events(*WIDE))) == 20
     log.close()

@@ -18,7 +18,7 @@ def post_events(state: State, body: EventsRequest) -> EventsResponse:
     # an impression is written before feedback that cites it
     cited = {event.recommendation_id for event in body.events if event.recommendation_id}
     state.impressions.flush_for(cited, timeout=FLUSH_TIMEOUT_SECONDS)
-    result = state.store.add_events(body.events)
+    result = state.impressions.store_events(body.events, timeout=FLUSH_TIMEOUT_SECONDS)
     for event in body.events:
         state.metrics.events.labels(event.type, "received").inc()
     state.metrics.events.labels("all", "duplicate").inc(result.duplicates)
