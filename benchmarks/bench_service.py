@@ -67,6 +67,7 @@ from loadgen import (
     RssSampler,
     Server,
     WrkResult,
+    answer_cache_counts,
     answer_cache_delta,
     copy_bundle,
     cpu_figures,
@@ -74,14 +75,14 @@ from loadgen import (
     free_port,
     http_json,
     latency_delta,
+    latency_per_route,
     machine_info,
     rate_connections,
     request_lines,
     require_wrk,
     run_wrk,
     save_result,
-    scrape_answer_cache,
-    scrape_latency,
+    scrape_metrics,
     service_env,
     start_server,
     uvicorn_stack,
@@ -185,15 +186,15 @@ def measured_run(
     its own latency view."""
     server = setup.server(target)
     own_view = server is setup.ours
-    before = scrape_latency(server.base_url) if own_view else {}
-    cache_before = scrape_answer_cache(server.base_url) if own_view else {}
+    before = scrape_metrics(server.base_url) if own_view else []
     cpu_before = server.cpu_seconds()
     result = run(server, setup.files[target]).to_dict()
     if own_view:
         result["impression_drain_s"] = drain_impressions(setup.ours)
-        result["server_side"] = latency_delta(before, scrape_latency(server.base_url))
+        after = scrape_metrics(server.base_url)
+        result["server_side"] = latency_delta(latency_per_route(before), latency_per_route(after))
         result["answer_cache"] = answer_cache_delta(
-            cache_before, scrape_answer_cache(server.base_url)
+            answer_cache_counts(before), answer_cache_counts(after)
         )
     return result | cpu_figures(server.cpu_seconds() - cpu_before, result)
 
@@ -335,7 +336,7 @@ PROFILE_RULES: Final = (
     # first frame that matches a rule decides; library frames without a rule (numpy,
     # pydantic) and the TRANSPARENT helpers count for the code that called them.
     ("record_impression", "impression log: SQLite write (background thread)"),
-    ("impression_log.py", "impression log: SQLite write (background thread)"),
+    ("events/writer.py", "impression log: SQLite write (background thread)"),
     ("add_events", "event store: write events"),
     ("recsvc/events/models.py", "impression record: build and enqueue"),
     ("recsvc/events/", "event store: reads (recent activity, fatigue)"),

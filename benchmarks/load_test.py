@@ -46,6 +46,7 @@ from loadgen import (
     drain_impressions,
     free_port,
     latency_delta,
+    latency_per_route,
     machine_info,
     rate_connections,
     request_lines,
@@ -53,7 +54,7 @@ from loadgen import (
     run_wrk,
     run_wrk_with_cpu,
     save_result,
-    scrape_latency,
+    scrape_metrics,
     service_env,
     start_server,
     uvicorn_stack,
@@ -96,7 +97,7 @@ def run_phases(server: Server, mix_file: Path, options: Options) -> dict[str, An
         print(f"mix saturation {probe['rps']:.0f}/s; running at {rate:.0f}/s")
         minute_one_s = max(5.0, MINUTE_S - probe["seconds"] - probe_drain_s)
         minute_one = run_wrk_with_cpu(server, mix_file, seconds=minute_one_s, **constant)
-        before = scrape_latency(server.base_url)
+        before = latency_per_route(scrape_metrics(server.base_url))
         measured_from = len(sampler.samples)
         measured = run_wrk_with_cpu(
             server,
@@ -105,7 +106,8 @@ def run_phases(server: Server, mix_file: Path, options: Options) -> dict[str, An
             max_requests=round(COUNT_MARGIN * rate * options.seconds),
             **constant,
         )
-        server_side = latency_delta(before, scrape_latency(server.base_url))
+        after = latency_per_route(scrape_metrics(server.base_url))
+        server_side = latency_delta(before, after)
         end_drain_s = drain_impressions(server)
     return {
         "idle_rss_mib": idle_rss,

@@ -555,43 +555,49 @@ def rate_connections(rate: float, *, latency_budget_s: float = 0.05, floor: int 
 # ---------------------------------------------------------------------------- metrics
 
 
-def scrape_latency(base_url: str) -> dict[str, dict[str, float]]:
-    """The service's own request histogram per endpoint route: count, sum of seconds, and
-    cumulative bucket counts (`le` → count) from `/metrics`."""
+Sample = tuple[str, dict[str, str], float]
+"""One line of the Prometheus text format: (name, labels, value)."""
+
+
+def scrape_metrics(base_url: str) -> list[Sample]:
+    """Every sample of the service's `/metrics`."""
     request = urllib.request.Request(base_url + "/metrics")
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
-    per_route: dict[str, dict[str, float]] = {}
+    samples: list[Sample] = []
     for line in text.splitlines():
-        if not line.startswith("recsvc_request_seconds_"):
+        if not line or line.startswith("#"):
             continue
         name_labels, value = line.rsplit(" ", 1)
         name, _, labels = name_labels.partition("{")
-        fields = dict(part.split("=", 1) for part in labels.rstrip("}").split(",") if part)
-        route = fields.get("endpoint", "").strip('"')
-        entry = per_route.setdefault(route, {})
+        parts = (part.split("=", 1) for part in labels.rstrip("}").split(",") if part)
+        samples.append((name, {k: v.strip('"') for k, v in parts}, float(value)))
+    return samples
+
+
+def latency_per_route(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """The service's own request histogram per endpoint route: count, sum of seconds, and
+    cumulative bucket counts (`le` → count)."""
+    per_route: dict[str, dict[str, float]] = {}
+    for name, labels, value in samples:
+        if not name.startswith("recsvc_request_seconds_"):
+            continue
+        entry = per_route.setdefault(labels.get("endpoint", ""), {})
         if name.endswith("_bucket"):
-            entry[f"le_{fields['le'].strip(chr(34))}"] = float(value)
+            entry[f"le_{labels['le']}"] = value
         elif name.endswith("_count"):
-            entry["count"] = float(value)
+            entry["count"] = value
         elif name.endswith("_sum"):
-            entry["sum"] = float(value)
+            entry["sum"] = value
     return per_route
 
 
-def scrape_answer_cache(base_url: str) -> dict[str, dict[str, float]]:
-    """`recsvc_answer_cache_total` from `/metrics`: endpoint → outcome → count."""
-    request = urllib.request.Request(base_url + "/metrics")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        text = response.read().decode()
+def answer_cache_counts(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """`recsvc_answer_cache_total`: endpoint → outcome → count."""
     counts: dict[str, dict[str, float]] = {}
-    for line in text.splitlines():
-        if not line.startswith("recsvc_answer_cache_total{"):
-            continue
-        name_labels, value = line.rsplit(" ", 1)
-        labels = name_labels.partition("{")[2].rstrip("}")
-        fields = {k: v.strip('"') for k, v in (part.split("=", 1) for part in labels.split(","))}
-        counts.setdefault(fields["endpoint"], {})[fields["outcome"]] = float(value)
+    for name, labels, value in samples:
+        if name == "recsvc_answer_cache_total":
+            counts.setdefault(labels["endpoint"], {})[labels["outcome"]] = value
     return counts
 
 

@@ -29,7 +29,7 @@ from recsvc.events import (
     Subject,
     fatigued_items,
 )
-from recsvc.events.impression_log import ImpressionLog
+from recsvc.events.writer import StoreWriter
 from recsvc.experiments import Assignment, Experiment
 from recsvc.hashing import KeyedHasher
 from recsvc.ids import new_id
@@ -103,7 +103,7 @@ class Recommender:
         settings: Settings,
         holder: BundleHolder[ServingIndex],
         store: EventStore,
-        impressions: ImpressionLog,
+        writer: StoreWriter,
         metrics: Metrics,
         render_items: RenderItems,
     ) -> None:
@@ -111,7 +111,7 @@ class Recommender:
         self.render_items = render_items
         self.holder = holder
         self.store = store
-        self.impressions = impressions
+        self.writer = writer
         self.metrics = metrics
         self.answers = AnswerCache(settings.answer_cache_size, metrics)
         self.experiment = Experiment(settings.experiment_name, tuple(settings.arms))
@@ -273,7 +273,7 @@ class Recommender:
             context_json=logged_context(context),
             created_at=now,
         )
-        self.impressions.submit(impression)
+        self.writer.submit(impression)
 
 
 @lru_cache(maxsize=4096)

@@ -27,9 +27,9 @@ from recsvc.api.render import items_json
 from recsvc.api.routes import admin, demo, events, ops, recommendations
 from recsvc.config import Settings
 from recsvc.events import EventStore
-from recsvc.events.impression_log import ImpressionLog
 from recsvc.events.reopening import ReopeningStore
 from recsvc.events.retention import RetentionJob
+from recsvc.events.writer import StoreWriter
 from recsvc.live import BundleHolder
 from recsvc.logs import configure_logging
 from recsvc.metrics import Metrics
@@ -50,16 +50,16 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         holder: BundleHolder[ServingIndex] = BundleHolder(settings.models_dir, build_index, metrics)
         holder.load_initial()
         event_store = store or ReopeningStore(settings.event_store_url)
-        impressions = ImpressionLog(event_store)
+        writer = StoreWriter(event_store)
         retention = RetentionJob(event_store, settings.retention_days)
         app.state.recsvc = ServiceState(
             settings=settings,
             holder=holder,
             store=event_store,
-            impressions=impressions,
+            writer=writer,
             metrics=metrics,
             recommender=Recommender(
-                settings, holder, event_store, impressions, metrics, render_items=items_json
+                settings, holder, event_store, writer, metrics, render_items=items_json
             ),
         )
         # everything built so far (modules, the bundle's index) lives as long as the process:
@@ -72,7 +72,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         finally:
             holder.stop()
             retention.stop()
-            impressions.close()
+            writer.close()
             if store is None:
                 event_store.close()
 

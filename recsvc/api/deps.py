@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from recsvc.config import Settings
 from recsvc.events import EventStore
-from recsvc.events.impression_log import ImpressionLog
+from recsvc.events.writer import StoreWriter
 from recsvc.live import BundleHolder
 from recsvc.metrics import Metrics
 from recsvc.recommend import ServingIndex
@@ -25,7 +25,7 @@ class ServiceState:
     settings: Settings
     holder: BundleHolder[ServingIndex]
     store: EventStore
-    impressions: ImpressionLog
+    writer: StoreWriter
     metrics: Metrics
     recommender: Recommender
 

@@ -18,10 +18,10 @@ from training.data.schema import ITEM, ITEM_IDX, TS, USER, USER_IDX
 
 
 @dataclass(frozen=True)
-class TrainingData:
-    """Events (canonical schema + `user_idx`, `item_idx`; sorted by time) and id maps."""
+class IdMaps:
+    """The catalog, the id of each item and user index, and the training run's "now";
+    what both engines' indexed event logs (`TrainingData`, Spark's `SparkData`) carry."""
 
-    events: pl.DataFrame
     catalog: pl.DataFrame
     item_ids: NDArray[np.str_]
     user_ids: NDArray[np.str_]
@@ -34,6 +34,13 @@ class TrainingData:
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
+
+
+@dataclass(frozen=True)
+class TrainingData(IdMaps):
+    """Events (canonical schema + `user_idx`, `item_idx`; sorted by time) and id maps."""
+
+    events: pl.DataFrame
 
 
 def build_dataset(

@@ -13,10 +13,11 @@ others are counted per file as "outside window" (informational, not a defect).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import polars as pl
 
@@ -27,6 +28,8 @@ from training.data.quality import ERASED_USER, OUTSIDE_WINDOW, QualityReport
 from training.data.schema import EVENT_SCHEMA, TS, USER
 from training.data.split import holdout_window
 from training.errors import EmptyDataError
+
+P = TypeVar("P", Path, str)  # a local path, or (Spark engine) a path or URI
 
 CROSS_FILE_DUPLICATE: Final = "duplicate of an event in an earlier file"
 _FILE: Final = "_file"
@@ -95,21 +98,32 @@ def load_sources(
     if erased_users:
         events = _drop_erased(events, erased_users, report)
     rows_used = _rows_per_file(events)
-    read = tuple(
+    read = source_records(sources, report, rows_used, file_sha256)
+    events = events.sort(TS, maintain_order=True).drop(_FILE)
+    attributes = pl.concat([ATTRIBUTE_SCHEMA.to_frame(), *(f.items for f in frames)])
+    catalog = build_catalog(events, attributes=attributes, catalog_path=catalog_path)
+    return LoadedData(events, catalog, report, read, window_start)
+
+
+def source_records(
+    sources: Sequence[tuple[P, str]],
+    report: QualityReport,
+    rows_used: Mapping[int, int],
+    sha256: Callable[[P], str],
+) -> tuple[SourceFile, ...]:
+    """One `SourceFile` per (path, adapter name) source, in order: its quality counts and
+    `rows_used[i]` events used from source i."""
+    return tuple(
         SourceFile(
             path=quality.path,
             adapter=name,
-            sha256=file_sha256(path),
+            sha256=sha256(path),
             rows_read=quality.rows_read,
             rows_kept=quality.rows_kept,
             rows_used=rows_used.get(index, 0),
         )
         for index, ((path, name), quality) in enumerate(zip(sources, report.files, strict=True))
     )
-    events = events.sort(TS, maintain_order=True).drop(_FILE)
-    attributes = pl.concat([ATTRIBUTE_SCHEMA.to_frame(), *(f.items for f in frames)])
-    catalog = build_catalog(events, attributes=attributes, catalog_path=catalog_path)
-    return LoadedData(events, catalog, report, read, window_start)
 
 
 def file_sha256(path: Path) -> str:

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
+from training.data.dataset import IdMaps
 from training.data.schema import (
     COUNTRY,
     EVENT,
@@ -49,22 +50,10 @@ _NETTED: Final = pa.schema(
 
 
 @dataclass(frozen=True)
-class SparkData:
+class SparkData(IdMaps):
     """Indexed events on the cluster and the id maps on the driver (cf. `TrainingData`)."""
 
     events: DataFrame  # canonical columns + user_idx, item_idx, _seq
-    catalog: pl.DataFrame
-    item_ids: NDArray[np.str_]
-    user_ids: NDArray[np.str_]
-    reference_time: datetime
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
 
 
 def to_polars(frame: DataFrame) -> pl.DataFrame:

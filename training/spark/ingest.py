@@ -84,7 +84,7 @@ from training.data.adapters.online_retail import (
     detect_columns,
 )
 from training.data.catalog import override_catalog, read_catalog_file
-from training.data.load import CROSS_FILE_DUPLICATE, SourceFile, file_sha256
+from training.data.load import CROSS_FILE_DUPLICATE, SourceFile, file_sha256, source_records
 from training.data.quality import (
     ANONYMOUS,
     ERASED_USER,
@@ -208,17 +208,7 @@ def load_sources_spark(
     events.count()  # fill the cache before the frames it is computed from are dropped
     for frame in [*validated, marked]:
         frame.unpersist()
-    read = tuple(
-        SourceFile(
-            path=quality.path,
-            adapter=name,
-            sha256=_sha256(path),
-            rows_read=quality.rows_read,
-            rows_kept=quality.rows_kept,
-            rows_used=rows_used.get(index, 0),
-        )
-        for index, ((path, name), quality) in enumerate(zip(sources, report.files, strict=True))
-    )
+    read = source_records(sources, report, rows_used, _sha256)
     return SparkLoaded(events, catalog, report, read, window_start)
 
 

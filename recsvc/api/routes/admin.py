@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from recsvc.api.deps import Admin, State
 from recsvc.api.schemas import Id, ReloadResponse, UserDeletion, error_responses
-from recsvc.events.impression_log import FLUSH_TIMEOUT_SECONDS
+from recsvc.events.writer import FLUSH_TIMEOUT_SECONDS
 
 router = APIRouter(
     prefix="/v1",
@@ -31,6 +31,6 @@ def reload_bundle(state: State) -> ReloadResponse:
 def delete_user(state: State, user_id: Annotated[Id, Path()]) -> UserDeletion:
     """Removes the user's stored events and impressions and records the erasure, so the
     next training run excludes the user."""
-    state.impressions.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+    state.writer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
     removed = state.store.delete_user(user_id)
     return UserDeletion(events=removed.events, impressions=removed.impressions)

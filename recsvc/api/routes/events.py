@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from recsvc.api.deps import State
 from recsvc.api.schemas import EventsRequest, EventsResponse, error_responses
-from recsvc.events.impression_log import FLUSH_TIMEOUT_SECONDS
+from recsvc.events.writer import FLUSH_TIMEOUT_SECONDS
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=error_responses(400, 413, 422, 503))
 
@@ -17,8 +17,8 @@ def post_events(state: State, body: EventsRequest) -> EventsResponse:
     accepted event is committed to disk."""
     # an impression is written before feedback that cites it
     cited = {event.recommendation_id for event in body.events if event.recommendation_id}
-    state.impressions.flush_for(cited, timeout=FLUSH_TIMEOUT_SECONDS)
-    result = state.impressions.store_events(body.events, timeout=FLUSH_TIMEOUT_SECONDS)
+    state.writer.flush_for(cited, timeout=FLUSH_TIMEOUT_SECONDS)
+    result = state.writer.store_events(body.events, timeout=FLUSH_TIMEOUT_SECONDS)
     for event in body.events:
         state.metrics.events.labels(event.type, "received").inc()
     state.metrics.events.labels("all", "duplicate").inc(result.duplicates)

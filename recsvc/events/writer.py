@@ -1,14 +1,15 @@
-"""Writes the service's impression log off the request path, in a background thread.
+"""The event store's one writer thread: the service's impression log, written off the
+request path, and the storefront's events, group-committed.
 
 A recommendation is answered first and logged just after; before storing feedback the
 event route calls `flush_for()` with the recommendation ids it cites, so a click is never
 attributed before its impression is written (and waits only if that impression is still
-queued).
-The writer takes whatever has queued up (at most `max_batch`) and stores it in one
-transaction, so under load one commit (one fsync) covers many impressions; if a batch
-fails, its impressions are written one by one so that only the failing ones are lost.
-If the queue is full (the store is far behind), the impression is counted in `dropped`
-and logged, never silently lost.
+queued). The writer takes whatever impressions have queued up (at most `max_batch`) and
+stores them in one transaction, so under load one commit (one fsync) covers many; if a
+batch fails, its impressions are written one by one so that only the failing ones are
+lost. If the queue is full (the store is far behind), the impression is counted in
+`dropped` and logged, never silently lost. Events (`store_events`) wait for the writer,
+which stores those of every request waiting in one transaction.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ FLUSH_TIMEOUT_SECONDS = 2.0
 """How long a request waits for pending impressions before answering 503."""
 
 
-class ImpressionLog:
-    """A deque + one writer thread in front of `EventStore.record_impressions`.
+class StoreWriter:
+    """A deque + one writer thread in front of `EventStore.record_impressions` and
+    `EventStore.add_event_batches`.
 
     Impressions are numbered as they are submitted and written in that order, so "the
     first n are written" answers both `flush` (everything before) and `flush_for` (the

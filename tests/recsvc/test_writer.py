@@ -1,4 +1,5 @@
-"""The background impression log: flush waits for what came before it, not for silence."""
+"""The store writer: flush waits for what came before it, not for silence; events are
+group-committed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from test_event_store import WIDE, ev, imp
 
 from recsvc.errors import EventStoreUnavailableError
 from recsvc.events import LoggedImpression, open_store
-from recsvc.events.impression_log import ImpressionLog
+from recsvc.events.writer import StoreWriter
 
 
 class SlowStore:
@@ -31,7 +32,7 @@ class SlowStore:
 
 def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> None:
     store = SlowStore()
-    log = ImpressionLog(store)  # type: ignore[arg-type]
+    log = StoreWriter(store)  # type: ignore[arg-type]
     stop = threading.Event()
     counter = iter(range(10_000))
 
@@ -63,7 +64,7 @@ def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> 
 def test_close_writes_everything_queued_and_a_full_queue_is_counted() -> None:
     store = open_store("memory://")
     errors: list[str] = []
-    log = ImpressionLog(store, max_queue=3, idle_wait=60.0, on_error=errors.append)
+    log = StoreWriter(store, max_queue=3, idle_wait=60.0, on_error=errors.append)
     # the writer sleeps until woken, so all five arrive while it waits: two do not fit
     for n in range(5):
         log.submit(imp(f"r{n}", ["a"], 0).logged())
@@ -91,7 +92,7 @@ class GatedStore:
 
 def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
     store = GatedStore()
-    log = ImpressionLog(store)  # type: ignore[arg-type]
+    log = StoreWriter(store)  # type: ignore[arg-type]
     log.submit(imp("queued", ["a"], 0).logged())
     started = time.perf_counter()
     log.flush_for(["written-long-ago", "never-served"], timeout=5.0)  # nothing to wait for
@@ -110,7 +111,7 @@ def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
 
 def test_events_are_stored_by_the_writer_and_refused_cleanly_when_it_is_stuck() -> None:
     store = GatedStore()
-    log = ImpressionLog(store)  # type: ignore[arg-type]
+    log = StoreWriter(store)  # type: ignore[arg-type]
     click = ev("c1", "click", "a", 1)
     log.submit(imp("queued", ["a"], 0).logged())  # the writer waits inside this write
     time.sleep(0.05)
@@ -127,7 +128,7 @@ def test_events_are_stored_by_the_writer_and_refused_cleanly_when_it_is_stuck() 
 
 def test_events_of_concurrent_requests_all_get_their_own_result() -> None:
     store = open_store("memory://")
-    log = ImpressionLog(store)
+    log = StoreWriter(store)
     results: dict[int, int] = {}
 
     def request(n: int) -> None:
