@@ -24,7 +24,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
-from recsvc.events import ItemRow
+from recsvc.events import Slate
 from recsvc.metrics import Metrics
 from recsvc.recommend import Recommendation, ServingIndex
 
@@ -37,7 +37,7 @@ RenderItems = Callable[[tuple[Row, ...], ServingIndex], bytes]
 class Answer(NamedTuple):
     """A ranked list as served, with what every serving of it reuses: its rows, the
     response's `items` array as JSON bytes, slot counts per strategy, and the impression
-    log's items for the propensity it was first served with.
+    log's slate for the propensity it was first served with.
 
     The cache keeps it as a plain tuple of plain values (`tuple(answer)`), which the cyclic
     GC stops tracking once it has seen it: a full collection then walks no cached answer.
@@ -47,7 +47,8 @@ class Answer(NamedTuple):
     items_json: bytes
     strategy_counts: tuple[tuple[str, int], ...]
     propensity: float
-    logged: tuple[ItemRow, ...]
+    slate_id: str  # the `Slate` for `propensity`, as two strings (a plain tuple stays
+    slate_items: str  # untracked by the GC, a NamedTuple inside one would not)
 
     @classmethod
     def of(
@@ -62,17 +63,21 @@ class Answer(NamedTuple):
             (s.item_id, s.rank, s.score, s.strategy, s.reason, s.item_index) for s in slots
         )
         counts = tuple(Counter(slot.strategy for slot in slots).items())
-        return cls(rows, render(rows, index), counts, propensity, _logged(rows, propensity))
+        return cls(rows, render(rows, index), counts, propensity, *_slate(rows, propensity))
 
-    def logged_items(self, propensity: float) -> tuple[ItemRow, ...]:
-        """The impression log's items (score 0 where not finite) for an arm's propensity."""
-        return self.logged if propensity == self.propensity else _logged(self.rows, propensity)
+    def slate_for(self, propensity: float) -> Slate:
+        """The impression log's slate (score 0 where not finite) for an arm's propensity."""
+        if propensity == self.propensity:
+            return Slate(self.slate_id, self.slate_items)
+        return _slate(self.rows, propensity)
 
 
-def _logged(rows: tuple[Row, ...], propensity: float) -> tuple[ItemRow, ...]:
-    return tuple(
-        (item_id, rank, score if math.isfinite(score) else 0.0, strategy, propensity)
-        for item_id, rank, score, strategy, _, _ in rows
+def _slate(rows: tuple[Row, ...], propensity: float) -> Slate:
+    return Slate.of(
+        [
+            (item_id, rank, score if math.isfinite(score) else 0.0, strategy, propensity)
+            for item_id, rank, score, strategy, _, _ in rows
+        ]
     )
 
 

@@ -269,7 +269,7 @@ class Recommender:
             experiment=served.experiment,
             arm=served.arm,
             model_version=served.model_version,
-            items=served.answer.logged_items(assignment.propensity),
+            slate=served.answer.slate_for(assignment.propensity),
             context_json=logged_context(context),
             created_at=now,
         )

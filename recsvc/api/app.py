@@ -50,7 +50,9 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         holder: BundleHolder[ServingIndex] = BundleHolder(settings.models_dir, build_index, metrics)
         holder.load_initial()
         event_store = store or ReopeningStore(settings.event_store_url)
-        writer = StoreWriter(event_store)
+        writer = StoreWriter(
+            event_store, commit_interval=settings.impression_commit_interval_seconds
+        )
         retention = RetentionJob(event_store, settings.retention_days)
         app.state.recsvc = ServiceState(
             settings=settings,

@@ -6,6 +6,9 @@ to UTC on validation; a naive datetime is rejected. Ranks and positions are 1-ba
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -124,8 +127,8 @@ class Impression(_Frozen):
             experiment=self.experiment,
             arm=self.arm,
             model_version=self.model_version,
-            items=tuple(
-                (it.item_id, it.rank, it.score, it.strategy, it.propensity) for it in self.items
+            slate=Slate.of(
+                [(it.item_id, it.rank, it.score, it.strategy, it.propensity) for it in self.items]
             ),
             context_json=self.context.model_dump_json(),
             created_at=self.created_at,
@@ -144,15 +147,33 @@ class Impression(_Frozen):
 ItemRow = tuple[str, int, float, str, float]
 """An impression item in the store's form: (item_id, rank, score, strategy, propensity)."""
 
+_SLATE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class Slate(NamedTuple):
+    """The items of an impression as the store keeps them: a JSON array of `ItemRow`s and
+    its digest. Every impression of the same answer (an answer-cache hit) shares one slate,
+    stored once, so logging it costs one row instead of one per item. A plain tuple of
+    strings: the answer cache keeps it without the cyclic GC tracking it."""
+
+    slate_id: str
+    items_json: str
+
+    @classmethod
+    def of(cls, items: Sequence[ItemRow]) -> Slate:
+        """The slate of `items`; raises `ValueError` for a non-finite score."""
+        text = _SLATE_JSON.encode(items)
+        return cls(hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), text)
+
 
 @dataclass(frozen=True, slots=True)
 class LoggedImpression:
     """An impression in the form the store writes it (`EventStore.record_impressions`).
 
-    The fields of `Impression`, its items as plain `ItemRow` tuples and its context as its
-    JSON text. The service logs one per answer and builds it from values it has already
-    validated, so this is a slotted dataclass of plain values rather than a model with a
-    model per item (eleven `model_construct` calls cost a third of a cached answer).
+    The fields of `Impression`, its items as a `Slate` and its context as its JSON text.
+    The service logs one per answer and builds it from values it has already validated, so
+    this is a slotted dataclass of plain values rather than a model with a model per item
+    (eleven `model_construct` calls cost a third of a cached answer).
     `Impression.logged()` gives it for a validated impression.
     """
 
@@ -164,7 +185,7 @@ class LoggedImpression:
     experiment: str | None
     arm: str | None
     model_version: str
-    items: tuple[ItemRow, ...]
+    slate: Slate
     context_json: str
     created_at: datetime
 

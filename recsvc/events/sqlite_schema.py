@@ -69,6 +69,25 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             erased_us INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (  # 2: an impression's items as a slate shared by every impression of the same list
+        """CREATE TABLE slates (
+            slate_id TEXT PRIMARY KEY NOT NULL,
+            items TEXT NOT NULL CHECK (json_valid(items)),
+            created_us INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        "ALTER TABLE impressions ADD COLUMN slate_id TEXT REFERENCES slates (slate_id)",
+        # an existing impression's items become a slate with the impression's id
+        """INSERT INTO slates (slate_id, items, created_us)
+            SELECT i.recommendation_id, (
+                SELECT json_group_array(
+                    json_array(ii.item_id, ii.rank, ii.score, ii.strategy, ii.propensity))
+                FROM impression_items AS ii WHERE ii.recommendation_id = i.recommendation_id
+            ), i.created_us
+            FROM impressions AS i""",
+        "UPDATE impressions SET slate_id = recommendation_id",
+        "DROP TABLE impression_items",
+        "CREATE INDEX impressions_slate ON impressions (slate_id)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -129,7 +148,7 @@ EVENT_COLUMNS = (
 )
 IMPRESSION_COLUMNS = (
     "recommendation_id, user_id, session_id, endpoint, placement, experiment, arm,"
-    " model_version, context, created_us"
+    " model_version, context, created_us, slate_id"
 )
 
 
@@ -167,9 +186,24 @@ def event_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+def slate_items(items_json: str) -> list[dict[str, Any]]:
+    """A slate's items as `ImpressionItem` dicts, in rank order."""
+    rows = sorted(json.loads(items_json), key=lambda row: row[1])
+    return [
+        {
+            "item_id": item_id,
+            "rank": rank,
+            "score": score,
+            "strategy": strategy,
+            "propensity": propensity,
+        }
+        for item_id, rank, score, strategy, propensity in rows
+    ]
+
+
 def impression_dict(row: tuple[Any, ...], items: list[dict[str, Any]]) -> dict[str, Any]:
     rec_id, user_id, session_id, endpoint, placement, experiment, arm, version = row[:8]
-    context, created_us = row[8:]
+    context, created_us = row[8:10]
     return {
         "recommendation_id": rec_id,
         "user_id": user_id,

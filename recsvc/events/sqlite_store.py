@@ -42,12 +42,13 @@ from recsvc.events.sqlite_schema import (
     immediate_transaction,
     impression_dict,
     migrate,
+    slate_items,
     to_us,
 )
 
 _CONNECTION_PRAGMAS = (
     "PRAGMA synchronous = FULL",  # an acknowledged commit is on disk
-    "PRAGMA foreign_keys = ON",  # impression_items follow their impression
+    "PRAGMA foreign_keys = ON",  # an impression's slate is stored
     "PRAGMA secure_delete = ON",  # erased rows are overwritten, not left in free pages
 )
 _SUBJECT_COLUMN = {"user": "user_id", "session": "session_id"}
@@ -190,13 +191,17 @@ class SqliteEventStore:
         """Two statements for the whole batch (rows passed as one JSON array each): the
         sqlite3 module lets go of the GIL around every statement, and under load getting it
         back can take a whole switch interval, so a statement per row cannot keep up.
-        Items go first, and only for impressions not stored yet (foreign keys checked at
-        commit), so a repeated `recommendation_id` keeps its first record, items included."""
-        rows = [_impression_row(impression) for impression in impressions]
-        items = [row for impression in impressions for row in _impression_item_rows(impression)]
+        Each distinct slate is inserted unless stored already, then the impressions; a
+        repeated `recommendation_id` keeps its first record (its slate included)."""
+        slates: dict[str, tuple[str, str, object]] = {}
+        rows = []
+        for impression in impressions:
+            row = _impression_row(impression)
+            slate = impression.slate
+            slates.setdefault(slate.slate_id, (slate.slate_id, slate.items_json, row[9]))
+            rows.append(row)
         with self._write() as conn:
-            conn.execute("PRAGMA defer_foreign_keys = ON")
-            conn.execute(_INSERT_NEW_ITEMS, (json.dumps(items),))
+            conn.execute(_INSERT_SLATES, (json.dumps(list(slates.values())),))
             conn.execute(_INSERT_IMPRESSIONS, (json.dumps(rows),))
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
@@ -246,9 +251,10 @@ class SqliteEventStore:
     def impression_counts(self, subject: Subject, since: datetime) -> dict[str, ImpressionCount]:
         column = _SUBJECT_COLUMN[subject.kind]
         shown_sql = f"""
-            SELECT ii.item_id, COUNT(*) FROM impressions AS i
-            JOIN impression_items AS ii ON ii.recommendation_id = i.recommendation_id
-            WHERE i.{column} = ? AND i.created_us >= ? GROUP BY ii.item_id"""
+            SELECT json_extract(item.value, '$[0]') AS item_id, COUNT(*)
+            FROM impressions AS i JOIN slates AS s ON s.slate_id = i.slate_id,
+                json_each(s.items) AS item
+            WHERE i.{column} = ? AND i.created_us >= ? GROUP BY item_id"""
         clicked_sql = f"""
             SELECT item_id, COUNT(*) FROM events
             WHERE {column} = ? AND ts_us >= ? AND event_type = 'click' GROUP BY item_id"""
@@ -269,7 +275,17 @@ class SqliteEventStore:
             sessions = conn.execute(sessions_sql, (user_id,)).fetchone()[0]
             params = (user_id, sessions)
             events = conn.execute(f"DELETE FROM events WHERE {where}", params).rowcount
+            slates = conn.execute(
+                f"SELECT json_group_array(DISTINCT slate_id) FROM impressions WHERE {where}",
+                params,
+            ).fetchone()[0]
             impressions = conn.execute(f"DELETE FROM impressions WHERE {where}", params).rowcount
+            # a personal list (buy again, ...) goes too once no other impression shows it
+            conn.execute(
+                "DELETE FROM slates WHERE slate_id IN (SELECT value FROM json_each(?))"
+                f" AND {_UNUSED_SLATE}",
+                (slates,),
+            )
             conn.execute(
                 "INSERT INTO erasures VALUES (?, ?)"
                 " ON CONFLICT (user_id) DO UPDATE SET erased_us = excluded.erased_us",
@@ -281,16 +297,26 @@ class SqliteEventStore:
 
     def purge_older_than(self, cutoff: datetime) -> RemovedCounts:
         cutoff_us = to_us(cutoff)
-        return RemovedCounts(
+        removed = RemovedCounts(
             events=self._delete_in_chunks("events", "ts_us", cutoff_us),
             impressions=self._delete_in_chunks("impressions", "created_us", cutoff_us),
         )
+        # slates first stored before the cutoff that no impression shows any more
+        self._delete_in_chunks("slates", "created_us", cutoff_us, _UNUSED_SLATE, "slate_id")
+        return removed
 
-    def _delete_in_chunks(self, table: str, time_column: str, cutoff_us: int) -> int:
-        """Delete old rows in short transactions, so live writers wait milliseconds, not the
-        length of the whole purge."""
-        sql = f"""DELETE FROM {table} WHERE rowid IN (
-            SELECT rowid FROM {table} WHERE {time_column} < ? LIMIT ?)"""
+    def _delete_in_chunks(
+        self,
+        table: str,
+        time_column: str,
+        cutoff_us: int,
+        condition: str = "1",
+        key: str = "rowid",
+    ) -> int:
+        """Delete old rows (meeting `condition`) in short transactions, so live writers wait
+        milliseconds, not the length of the whole purge."""
+        sql = f"""DELETE FROM {table} WHERE {key} IN (
+            SELECT {key} FROM {table} WHERE {time_column} < ? AND {condition} LIMIT ?)"""
         total = 0
         while True:
             with self._write() as conn:
@@ -310,9 +336,9 @@ class SqliteEventStore:
 
     def iter_impressions(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
         for page in self._pages("impressions", "created_us", IMPRESSION_COLUMNS, since, until):
-            items = self._impression_items([row[0] for row in page])
+            slates = self._slate_items([row[10] for row in page])
             for row in page:
-                yield impression_dict(row, items.get(row[0], []))
+                yield impression_dict(row, slates.get(row[10], []))
 
     def _pages(
         self, table: str, time_column: str, columns: str, since: datetime, until: datetime
@@ -332,24 +358,12 @@ class SqliteEventStore:
                 return
             after = (page[-1][1], page[-1][0])
 
-    def _impression_items(self, recommendation_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        sql = """SELECT recommendation_id, item_id, rank, score, strategy, propensity
-            FROM impression_items WHERE recommendation_id IN (SELECT value FROM json_each(?))
-            ORDER BY recommendation_id, rank"""
+    def _slate_items(self, slate_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        sql = """SELECT slate_id, items FROM slates
+            WHERE slate_id IN (SELECT value FROM json_each(?))"""
         with self._read() as conn:
-            rows = conn.execute(sql, (json.dumps(recommendation_ids),)).fetchall()
-        items: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for rec_id, item_id, rank, score, strategy, propensity in rows:
-            items[rec_id].append(
-                {
-                    "item_id": item_id,
-                    "rank": rank,
-                    "score": score,
-                    "strategy": strategy,
-                    "propensity": propensity,
-                }
-            )
-        return items
+            rows = conn.execute(sql, (json.dumps(sorted(set(slate_ids))),)).fetchall()
+        return {slate_id: slate_items(items) for slate_id, items in rows}
 
     def close(self) -> None:
         self._pool.close()
@@ -360,13 +374,9 @@ def _json_select(columns: int) -> str:
     return f"SELECT {values} FROM json_each(?1)"
 
 
-_INSERT_IMPRESSIONS = "INSERT OR IGNORE INTO impressions " + _json_select(10)
-_INSERT_NEW_ITEMS = (
-    "INSERT INTO impression_items "
-    + _json_select(6)
-    + " WHERE NOT EXISTS (SELECT 1 FROM impressions AS i"
-    " WHERE i.recommendation_id = json_extract(value, '$[0]'))"
-)
+_INSERT_SLATES = "INSERT OR IGNORE INTO slates " + _json_select(3)
+_INSERT_IMPRESSIONS = "INSERT OR IGNORE INTO impressions " + _json_select(11)
+_UNUSED_SLATE = "NOT EXISTS (SELECT 1 FROM impressions AS i WHERE i.slate_id = slates.slate_id)"
 
 
 def _impression_row(impression: LoggedImpression) -> tuple[object, ...]:
@@ -381,15 +391,8 @@ def _impression_row(impression: LoggedImpression) -> tuple[object, ...]:
         impression.model_version,
         impression.context_json,
         to_us(impression.created_at),
+        impression.slate.slate_id,
     )
-
-
-def _impression_item_rows(impression: LoggedImpression) -> list[tuple[object, ...]]:
-    rid = impression.recommendation_id
-    return [
-        (rid, rank, item_id, score, strategy, propensity)
-        for item_id, rank, score, strategy, propensity in impression.items
-    ]
 
 
 def _configure(conn: sqlite3.Connection) -> None:

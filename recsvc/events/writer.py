@@ -5,7 +5,8 @@ A recommendation is answered first and logged just after; before storing feedbac
 event route calls `flush_for()` with the recommendation ids it cites, so a click is never
 attributed before its impression is written (and waits only if that impression is still
 queued). The writer takes whatever impressions have queued up (at most `max_batch`) and
-stores them in one transaction, so under load one commit (one fsync) covers many; if a
+stores them in one transaction, at most one such commit per `commit_interval` unless a
+caller is waiting for them, so under load one commit (one fsync) covers many; if a
 batch fails, its impressions are written one by one so that only the failing ones are
 lost. If the queue is full (the store is far behind), the impression is counted in
 `dropped` and logged, never silently lost. Events (`store_events`) wait for the writer,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,9 @@ class StoreWriter:
     first n are written" answers both `flush` (everything before) and `flush_for` (the
     impressions some events cite). The writer takes up to `max_batch` queued impressions
     at a time; when there are none it sleeps up to `idle_wait` seconds or until woken.
+    After a write it lets impressions queue for `commit_interval` seconds (a transaction
+    costs about as much as 10 impressions), unless `max_batch` are queued or a caller
+    waits for them (`flush`, `flush_for`, `store_events`, `close`).
     """
 
     def __init__(
@@ -47,6 +52,7 @@ class StoreWriter:
         max_queue: int = 50_000,
         max_batch: int = 1024,
         idle_wait: float = 0.005,
+        commit_interval: float = 0.0,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
@@ -55,6 +61,8 @@ class StoreWriter:
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._idle_wait = idle_wait
+        self._commit_interval = commit_interval
+        self._last_write = time.monotonic()
         self._closing = False
         self.dropped = 0
         self.failed = 0
@@ -64,6 +72,7 @@ class StoreWriter:
         self._event_jobs: deque[_EventJob] = deque()
         self._progress = threading.Condition()
         self._finished = 0  # the first `_finished` impressions are written (or failed)
+        self._wanted = 0  # a caller waits until the first `_wanted` are written
         self._thread = threading.Thread(target=self._run, name="impression-log", daemon=True)
         self._thread.start()
 
@@ -101,6 +110,7 @@ class StoreWriter:
         with self._progress:
             if self._finished >= target:
                 return
+            self._wanted = max(self._wanted, target)
             self._progress.notify_all()
             if not self._progress.wait_for(lambda: self._finished >= target, timeout):
                 pending = target - self._finished
@@ -146,6 +156,7 @@ class StoreWriter:
         while True:
             batch, jobs, stop = self._next_batch()
             if batch:
+                self._last_write = time.monotonic()
                 self._write(batch)
             if jobs:
                 self._store_events(jobs)
@@ -156,15 +167,23 @@ class StoreWriter:
         """Up to `max_batch` queued impressions and every waiting event job (waiting while
         there are none); True once `close` was called and nothing is left."""
         with self._progress:
-            if not self._pending and not self._event_jobs and not self._closing:
-                self._progress.wait(self._idle_wait)
             pending = self._pending
+            if not pending and not self._awaited():
+                self._progress.wait(self._idle_wait)
+            if pending and len(pending) < self._max_batch and not self._awaited():
+                delay = self._last_write + self._commit_interval - time.monotonic()
+                if delay > 0:
+                    self._progress.wait(delay)
             batch = [pending.popleft() for _ in range(min(len(pending), self._max_batch))]
             jobs = list(self._event_jobs)
             self._event_jobs.clear()
             for job in jobs:
                 job.taken = True
             return batch, jobs, self._closing and not pending
+
+    def _awaited(self) -> bool:
+        """Whether someone waits for the writer: events, a flush, or `close`."""
+        return bool(self._event_jobs) or self._closing or self._wanted > self._finished
 
     def _store_events(self, jobs: list[_EventJob]) -> None:
         try:

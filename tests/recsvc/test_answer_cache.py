@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import shutil
 from functools import partial
 from pathlib import Path
@@ -57,8 +58,9 @@ def test_same_key_same_bundle_ranks_once_and_counts_hits() -> None:
     assert (_count(metrics, "miss"), _count(metrics, "hit")) == (1.0, 1.0)
     assert first.strategy_counts == (("rules", 1),)
     assert first.items_json == repr(first.rows).encode()
-    assert first.logged == (("a", 1, 1.0, "rules", 0.9),)
-    assert first.logged_items(0.1) == (("a", 1, 1.0, "rules", 0.1),)
+    assert json.loads(first.slate_for(0.9).items_json) == [["a", 1, 1.0, "rules", 0.9]]
+    assert json.loads(first.slate_for(0.1).items_json) == [["a", 1, 1.0, "rules", 0.1]]
+    assert first.slate_for(0.1).slate_id != first.slate_for(0.9).slate_id == first.slate_id
 
 
 def test_another_bundle_empties_the_cache() -> None:

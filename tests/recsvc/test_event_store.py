@@ -36,6 +36,7 @@ from recsvc.events import (
     RemovedCounts,
     Subject,
     open_store,
+    sqlite_schema,
     sqlite_store,
 )
 from recsvc.events.models import EventType
@@ -329,6 +330,77 @@ def test_purge_older_than_works_in_chunks_and_keeps_erasures(
     assert set(store.deleted_users()) == {"gone"}
 
 
+def _slate_count(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        count: int = conn.execute("SELECT COUNT(*) FROM slates").fetchone()[0]
+    finally:
+        conn.close()
+    return count
+
+
+def test_impressions_of_the_same_list_share_one_slate(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    store = open_store(f"sqlite:///{path}")
+    store.record_impressions([imp(f"r{n}", ["a", "b"], n).logged() for n in range(4)])
+    store.record_impression(imp("r9", ["b", "a"], 9))
+    assert _slate_count(path) == 2
+    rows = list(store.iter_impressions(*WIDE))
+    assert [[item["item_id"] for item in row["items"]] for row in rows] == [["a", "b"]] * 4 + [
+        ["b", "a"]
+    ]
+    assert store.impression_counts(Subject.user("u1"), WIDE[0]) == {
+        "a": ImpressionCount(5, 0),
+        "b": ImpressionCount(5, 0),
+    }
+    store.close()
+
+
+def test_erasure_and_retention_drop_slates_no_impression_shows(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    store = open_store(f"sqlite:///{path}")
+    store.record_impression(imp("mine", ["bought-before"], 0))  # u1's own list
+    store.record_impression(imp("shared-1", ["popular"], 1))
+    store.record_impression(imp("shared-2", ["popular"], 2, user="u2", session="s2"))
+    store.delete_user("u1")
+    assert _slate_count(path) == 1  # the list u2 was shown stays
+    assert [row["items"][0]["item_id"] for row in store.iter_impressions(*WIDE)] == ["popular"]
+    store.record_impression(imp("later", ["new"], 10, user="u3", session="s3"))
+    store.purge_older_than(T0 + timedelta(minutes=5))
+    assert _slate_count(path) == 1  # "popular" went with its last impression; "new" stays
+    assert [row["recommendation_id"] for row in store.iter_impressions(*WIDE)] == ["later"]
+    store.close()
+
+
+def test_a_version_1_store_keeps_its_impressions_after_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in sqlite_schema._MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO impressions VALUES ('r1', 'u1', 's1', 'related', 'product', 'exp',"
+        " 'control', 'v1', '{\"device\": \"mobile\"}', ?)",
+        (sqlite_schema.to_us(T0),),
+    )
+    for rank, item in [(2, "b"), (1, "a")]:
+        conn.execute(
+            "INSERT INTO impression_items VALUES ('r1', ?, ?, 0.25, 'als', 0.5)", (rank, item)
+        )
+    conn.close()
+    store = open_store(f"sqlite:///{path}")
+    (row,) = store.iter_impressions(*WIDE)
+    assert row["items"] == [
+        {"item_id": item, "rank": rank, "score": 0.25, "strategy": "als", "propensity": 0.5}
+        for rank, item in [(1, "a"), (2, "b")]
+    ]
+    assert row["context"] == {"device": "mobile"}
+    assert store.impression_counts(Subject.user("u1"), WIDE[0])["b"] == ImpressionCount(1, 0)
+    store.record_impression(imp("r2", ["a"], 1))  # new impressions beside the migrated ones
+    assert len(list(store.iter_impressions(*WIDE))) == 2
+    store.close()
+
+
 # --- readers for evaluation -----------------------------------------------------------
 
 
@@ -383,7 +455,7 @@ def test_a_new_file_is_migrated_to_the_current_schema_in_wal_mode(tmp_path: Path
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"events", "impressions", "impression_items", "erasures"} <= tables
+    assert {"events", "impressions", "slates", "erasures"} <= tables
     conn.close()
 
 

@@ -412,9 +412,17 @@ GROCERY_ENTRY = st.one_of(
 )
 
 
+# What the adapters strip (polars `strip_chars`): Unicode White_Space. Python's `str.strip()`
+# also strips the ASCII separators \x1c-\x1f, which are not White_Space: a line holding only
+# "\x1c" is one (odd) entry to the adapter, not a blank line.
+WHITE_SPACE = "".join(
+    c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\x1c\x1d\x1e\x1f"
+)
+
+
 def test_groceries_count_every_entry() -> None:
     @FUZZ
-    @example(baskets=[["CAFE\x85", "milk"], ["tea\u2028cup"], ["form\x0cfeed"]])
+    @example(baskets=[["CAFE\x85", "milk"], ["tea\u2028cup"], ["form\x0cfeed"], ["\x1c"]])
     @given(baskets=st.lists(st.lists(GROCERY_ENTRY, min_size=1, max_size=6), max_size=20))
     def check(baskets: list[list[str]]) -> None:
         text = "\n".join(",".join(entries) for entries in baskets)
@@ -423,9 +431,11 @@ def test_groceries_count_every_entry() -> None:
             path = directory / "groceries.csv"
             path.write_text(text, encoding="utf-8")
             frame, quality = read(path, "groceries")
-            records = sum(1 if not line.strip() else len(line.split(",")) for line in lines)
+            blank = [not line.strip(WHITE_SPACE) for line in lines]
+            entries = [len(line.split(",")) for line in lines]
+            records = sum(1 if empty else n for n, empty in zip(entries, blank, strict=True))
             assert_counted(frame, quality, records)
-            assert frame.events["order_id"].n_unique() <= sum(bool(line.strip()) for line in lines)
+            assert frame.events["order_id"].n_unique() <= blank.count(False)
             per_order = frame.events.group_by("order_id").agg(
                 pl.col(ITEM).n_unique().alias("n"), pl.len()
             )
