@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -16,22 +16,32 @@ from recsvc.events import LoggedImpression, open_store
 from recsvc.events.writer import StoreWriter
 
 
-class SlowStore:
-    """A real in-memory store whose impression writes take 5 ms (a busy disk)."""
+class WrappedStore:
+    """A real in-memory store that records the size of each impression batch and, before
+    writing one, calls `before_write` (a sleep: a busy disk; an event wait: a stuck one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_write: Callable[[], object] = lambda: None) -> None:
         self.inner = open_store("memory://")
+        self.before_write = before_write
+        self.batches: list[int] = []
 
     def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
-        time.sleep(0.005)
+        self.before_write()
+        self.batches.append(len(impressions))
         self.inner.record_impressions(impressions)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
 
+def gated() -> tuple[WrappedStore, threading.Event]:
+    """A store whose impression writes wait (up to 10 s) until the event is set."""
+    gate = threading.Event()
+    return WrappedStore(lambda: gate.wait(10)), gate
+
+
 def test_flush_returns_under_steady_traffic_and_covers_earlier_impressions() -> None:
-    store = SlowStore()
+    store = WrappedStore(lambda: time.sleep(0.005))  # a busy disk
     log = StoreWriter(store)  # type: ignore[arg-type]
     stop = threading.Event()
     counter = iter(range(10_000))
@@ -75,23 +85,8 @@ def test_close_writes_everything_queued_and_a_full_queue_is_counted() -> None:
     assert log.dropped == 2 and len(errors) == 2
 
 
-class GatedStore:
-    """A real in-memory store whose impression writes wait until `gate` is set."""
-
-    def __init__(self) -> None:
-        self.inner = open_store("memory://")
-        self.gate = threading.Event()
-
-    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
-        self.gate.wait(10)
-        self.inner.record_impressions(impressions)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-
 def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
-    store = GatedStore()
+    store, gate = gated()
     log = StoreWriter(store)  # type: ignore[arg-type]
     log.submit(imp("queued", ["a"], 0).logged())
     started = time.perf_counter()
@@ -99,7 +94,7 @@ def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
     assert time.perf_counter() - started < 1.0
     with pytest.raises(EventStoreUnavailableError, match="1 impressions still pending"):
         log.flush_for(["written-long-ago", "queued"], timeout=0.2)
-    store.gate.set()
+    gate.set()
     log.flush_for(["queued"], timeout=5.0)
     since = datetime(2000, 1, 1, tzinfo=UTC)
     written = [
@@ -110,14 +105,14 @@ def test_flush_for_waits_only_for_the_cited_impressions_still_queued() -> None:
 
 
 def test_events_are_stored_by_the_writer_and_refused_cleanly_when_it_is_stuck() -> None:
-    store = GatedStore()
+    store, gate = gated()
     log = StoreWriter(store)  # type: ignore[arg-type]
     click = ev("c1", "click", "a", 1)
     log.submit(imp("queued", ["a"], 0).logged())  # the writer waits inside this write
     time.sleep(0.05)
     with pytest.raises(EventStoreUnavailableError, match="events not stored"):
         log.store_events([click], timeout=0.2)
-    store.gate.set()
+    gate.set()
     log.flush(timeout=5.0)
     assert list(store.inner.iter_events(*WIDE)) == []  # refused means not stored
     result = log.store_events([click], timeout=5.0)
@@ -144,23 +139,8 @@ def test_events_of_concurrent_requests_all_get_their_own_result() -> None:
     log.close()
 
 
-class CountingStore:
-    """A real in-memory store that records the size of each impression batch."""
-
-    def __init__(self) -> None:
-        self.inner = open_store("memory://")
-        self.batches: list[int] = []
-
-    def record_impressions(self, impressions: Sequence[LoggedImpression]) -> None:
-        self.batches.append(len(impressions))
-        self.inner.record_impressions(impressions)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.inner, name)
-
-
 def test_impressions_are_committed_once_per_interval_unless_someone_waits() -> None:
-    store = CountingStore()
+    store = WrappedStore()
     log = StoreWriter(store, commit_interval=0.5)  # type: ignore[arg-type]
     try:
         log.submit(imp("first", ["a"], 0).logged())
