@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
-from collections import defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ _SUBJECT_COLUMN = {"user": "user_id", "session": "session_id"}
 _ACTIVITY_FIELD = {"view": "viewed", "click": "clicked", "bid": "bid", "purchase": "purchased"}
 _PAGE = 1000
 _PURGE_CHUNK = 5000
+_SLATE_ITEM_IDS_CAPACITY = 50_000  # ~250 bytes each: item ids are interned
 _HINTS = {
     "SQLITE_BUSY": "is locked by another writer; retry later",
     "SQLITE_LOCKED": "is locked by another writer; retry later",
@@ -131,6 +133,42 @@ class _Pool:
             self._available.notify_all()
 
 
+class _SlateItemIds:
+    """The item ids of slates, least recently used forgotten first. A slate is immutable
+    (its id is the digest of its items), so a remembered one is never stale; one that
+    erasure or retention deleted is simply no longer asked for. Thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._known: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, slate_ids: list[str], conn: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+        """The item ids of each of `slate_ids` (stored slates), reading those not remembered."""
+        found: dict[str, tuple[str, ...]] = {}
+        with self._lock:
+            for slate_id in slate_ids:
+                items = self._known.get(slate_id)
+                if items is not None:
+                    self._known.move_to_end(slate_id)
+                    found[slate_id] = items
+        missing = [slate_id for slate_id in slate_ids if slate_id not in found]
+        if not missing:
+            return found
+        sql = (
+            "SELECT slate_id, items FROM slates WHERE slate_id IN (SELECT value FROM json_each(?))"
+        )
+        read = {
+            slate_id: tuple(sys.intern(row[0]) for row in json.loads(items))
+            for slate_id, items in conn.execute(sql, (json.dumps(missing),))
+        }
+        with self._lock:
+            self._known.update(read)
+            while len(self._known) > self._capacity:
+                self._known.popitem(last=False)
+        return found | read
+
+
 class SqliteEventStore:
     """The `EventStore` on SQLite. Build with `open_file` or `in_memory`."""
 
@@ -141,6 +179,7 @@ class SqliteEventStore:
         # sleeps (1, 2, 5, ... 100 ms) turned a few ms of contention into 100-900 ms waits
         self._writing = threading.Lock()
         self._where = where
+        self._slate_item_ids = _SlateItemIds(_SLATE_ITEM_IDS_CAPACITY)
         with _translated_errors(where), pool.connection() as conn:
             migrate(conn, where)
 
@@ -249,19 +288,25 @@ class SqliteEventStore:
         return UserActivity(**{field: tuple(found) for field, found in touches.items()})
 
     def impression_counts(self, subject: Subject, since: datetime) -> dict[str, ImpressionCount]:
+        """Counted per slate in SQL, then per item here through `_SlateItemIds`: a slate
+        never changes, and unpacking every shown slate's JSON in SQL cost ~10 µs per
+        impression in the window, every time a visitor came back."""
         column = _SUBJECT_COLUMN[subject.kind]
         shown_sql = f"""
-            SELECT json_extract(item.value, '$[0]') AS item_id, COUNT(*)
-            FROM impressions AS i JOIN slates AS s ON s.slate_id = i.slate_id,
-                json_each(s.items) AS item
-            WHERE i.{column} = ? AND i.created_us >= ? GROUP BY item_id"""
+            SELECT slate_id, COUNT(*) FROM impressions
+            WHERE {column} = ? AND created_us >= ? GROUP BY slate_id"""
         clicked_sql = f"""
             SELECT item_id, COUNT(*) FROM events
             WHERE {column} = ? AND ts_us >= ? AND event_type = 'click' GROUP BY item_id"""
         params = (subject.id, to_us(since))
         with self._read() as conn:
-            shown = dict(conn.execute(shown_sql, params).fetchall())
+            per_slate = conn.execute(shown_sql, params).fetchall()
             clicked = dict(conn.execute(clicked_sql, params).fetchall())
+            items = self._slate_item_ids.get([slate_id for slate_id, _ in per_slate], conn)
+        shown: Counter[str] = Counter()
+        for slate_id, times in per_slate:
+            for item in items[slate_id]:
+                shown[item] += times
         return {item: ImpressionCount(n, clicked.get(item, 0)) for item, n in shown.items()}
 
     def delete_user(self, user_id: str) -> RemovedCounts:

@@ -356,6 +356,28 @@ def test_impressions_of_the_same_list_share_one_slate(tmp_path: Path) -> None:
     store.close()
 
 
+def test_fatigue_counts_stay_exact_when_remembered_slates_are_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "_SLATE_ITEM_IDS_CAPACITY", 2)  # fewer than the lists
+    path = tmp_path / "events.db"
+    store, other_worker = open_store(f"sqlite:///{path}"), open_store(f"sqlite:///{path}")
+    lists = [["a", "b"], ["b", "c"], ["c", "d", "a"], ["e"]]
+    shown = [lists[n % 3] if n % 5 else lists[3] for n in range(30)]
+    for n, items in enumerate(shown):
+        (store if n % 2 else other_worker).record_impression(imp(f"r{n}", items, n))
+    for since_minute in (0, 12, 29, 30):
+        expected = Counter(item for items in shown[since_minute:] for item in items)
+        for reader in (store, other_worker, store):  # the second read of each is remembered
+            counts = reader.impression_counts(
+                Subject.user("u1"), T0 + timedelta(minutes=since_minute)
+            )
+            assert counts == {item: ImpressionCount(n, 0) for item, n in expected.items()}
+    assert store.impression_counts(Subject.user("nobody"), WIDE[0]) == {}
+    store.close()
+    other_worker.close()
+
+
 def test_erasure_and_retention_drop_slates_no_impression_shows(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     store = open_store(f"sqlite:///{path}")
