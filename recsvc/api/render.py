@@ -15,11 +15,9 @@ from functools import lru_cache
 from fastapi.responses import Response
 
 from recsvc.answer_cache import Row
+from recsvc.compact_json import compact_json
 from recsvc.recommend import ServingIndex
 from recsvc.service import Served
-
-# compact, UTF-8 as is (what pydantic would write); the fields are `RecommendedItem`'s
-_ITEMS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def respond(served: Served) -> Response:
@@ -53,7 +51,7 @@ def items_json(rows: tuple[Row, ...], index: ServingIndex) -> bytes:
                 "image_url": None,
             }
         )
-    return _ITEMS_ENCODER.encode(items).encode()
+    return compact_json(items)
 
 
 @lru_cache(maxsize=64)

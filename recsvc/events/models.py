@@ -7,7 +7,7 @@ to UTC on validation; a naive datetime is rejected. Ranks and positions are 1-ba
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from recsvc.compact_json import compact_json
 from recsvc.errors import InvalidQueryError
 
 EventType = Literal["impression", "view", "click", "bid", "purchase"]
@@ -147,8 +148,6 @@ class Impression(_Frozen):
 ItemRow = tuple[str, int, float, str, float]
 """An impression item in the store's form: (item_id, rank, score, strategy, propensity)."""
 
-_SLATE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
 
 class Slate(NamedTuple):
     """The items of an impression as the store keeps them: a JSON array of `ItemRow`s and
@@ -161,9 +160,11 @@ class Slate(NamedTuple):
 
     @classmethod
     def of(cls, items: Sequence[ItemRow]) -> Slate:
-        """The slate of `items`; raises `ValueError` for a non-finite score."""
-        text = _SLATE_JSON.encode(items)
-        return cls(hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), text)
+        """The slate of `items`; raises `ValueError` for a non-finite score or propensity."""
+        if not all(math.isfinite(row[2]) and math.isfinite(row[4]) for row in items):
+            raise ValueError("a slate's scores and propensities must be finite")
+        text = compact_json(items)
+        return cls(hashlib.blake2b(text, digest_size=16).hexdigest(), text.decode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recsvc.compact_json import compact_json
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
 from recsvc.events.models import (
     ACTIVITY_TYPES,
@@ -240,8 +241,8 @@ class SqliteEventStore:
             slates.setdefault(slate.slate_id, (slate.slate_id, slate.items_json, row[9]))
             rows.append(row)
         with self._write() as conn:
-            conn.execute(_INSERT_SLATES, (json.dumps(list(slates.values())),))
-            conn.execute(_INSERT_IMPRESSIONS, (json.dumps(rows),))
+            conn.execute(_INSERT_SLATES, (compact_json(list(slates.values())).decode(),))
+            conn.execute(_INSERT_IMPRESSIONS, (compact_json(rows).decode(),))
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
         return self.add_event_batches((events,))[0]

@@ -3,6 +3,7 @@ readers, durability, locking and the serving-side import boundary."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -34,6 +36,7 @@ from recsvc.events import (
     ImpressionItem,
     RecommendationContext,
     RemovedCounts,
+    Slate,
     Subject,
     open_store,
     sqlite_schema,
@@ -337,6 +340,18 @@ def _slate_count(path: Path) -> int:
     finally:
         conn.close()
     return count
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_slate_is_its_items_as_json_and_refuses_non_finite_numbers(bad: float) -> None:
+    rows = [("a", 1, 0.5, "rules", 0.9), ("é", 2, np.float64(0.25), "als", np.float32(0.5))]
+    slate = Slate.of(rows)
+    assert json.loads(slate.items_json) == [["a", 1, 0.5, "rules", 0.9], ["é", 2, 0.25, "als", 0.5]]
+    assert Slate.of(list(rows)) == slate != Slate.of(rows[::-1])
+    with pytest.raises(ValueError, match="finite"):
+        Slate.of([("a", 1, bad, "rules", 0.9)])
+    with pytest.raises(ValueError, match="finite"):
+        Slate.of([("a", 1, 0.5, "rules", bad)])
 
 
 def test_impressions_of_the_same_list_share_one_slate(tmp_path: Path) -> None:
