@@ -125,6 +125,20 @@ class RepurchaseIndex:
     interval_days: FloatArray
     repeat_rate: FloatArray
     due_factor: float  # the training run's, from meta (1.0 when absent)
+    _priors: dict[tuple[float, float], FloatArray] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def rate_prior(self, exponent: float, floor: float) -> FloatArray:
+        """`(repeat rate + floor) ** exponent` per item (an unknown or negative rate counts
+        as 0), read-only, computed once per (exponent, floor)."""
+        found = self._priors.get((exponent, floor))
+        if found is None:
+            rate = np.maximum(np.nan_to_num(self.repeat_rate, nan=0.0), 0.0)
+            found = (rate + floor) ** exponent
+            found.flags.writeable = False
+            self._priors[exponent, floor] = found
+        return found
 
 
 @dataclass(frozen=True)

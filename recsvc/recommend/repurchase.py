@@ -111,8 +111,7 @@ def habit_weight(index: ServingIndex, config: RepurchaseConfig, request: Request
     items = request.history.items
     weight = np.ones(len(items))
     if config.repeat_rate_exponent:
-        rate = np.nan_to_num(index.repurchase.repeat_rate[items], nan=0.0)
-        weight *= (np.maximum(rate, 0.0) + REPEAT_RATE_FLOOR) ** config.repeat_rate_exponent
+        weight *= index.repurchase.rate_prior(config.repeat_rate_exponent, REPEAT_RATE_FLOOR)[items]
     if config.preference_weight and request.user is not None and items.size:
         model = index.als
         preference = (model.item[items] @ model.user[request.user]).astype(np.float64)

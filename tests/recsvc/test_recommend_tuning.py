@@ -4,6 +4,7 @@ item-to-item blend, the habit weight of buy-again, and the shopper's own items i
 
 from __future__ import annotations
 
+import numpy as np
 from bundle_builder import NOW
 
 from recsvc.recommend import (
@@ -19,6 +20,7 @@ from recsvc.recommend import (
     next_purchase,
     related,
 )
+from recsvc.recommend.index import RepurchaseIndex
 
 
 def _knn_only(prior: float) -> RankingConfig:
@@ -61,3 +63,15 @@ def test_related_items_add_the_shoppers_own_items_only_with_a_query_time(
     assert timed.items[0].source == "related_blend"
     assert {"i04", "i06"} <= {s.item_id for s in timed.items if s.source == "buy_again"}
     assert "buy_again" not in {s.source for s in untimed.items}
+
+
+def test_the_repeat_rate_prior_counts_unknown_rates_as_zero_and_is_computed_once() -> None:
+    rates = RepurchaseIndex(
+        interval_days=np.full(4, np.nan),
+        repeat_rate=np.array([0.6, np.nan, -0.2, 0.0]),
+        due_factor=1.0,
+    )
+    prior = rates.rate_prior(2.0, 0.01)
+    np.testing.assert_allclose(prior, [0.61**2, 0.01**2, 0.01**2, 0.01**2])
+    assert rates.rate_prior(2.0, 0.01) is prior and not prior.flags.writeable
+    np.testing.assert_allclose(rates.rate_prior(1.0, 0.01), [0.61, 0.01, 0.01, 0.01])
