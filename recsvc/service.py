@@ -6,7 +6,11 @@ personalised query (`recsvc.answer_cache`) -> log the impression (off the reques
 -> answer. A failing event store degrades personalisation (counted), never the answer.
 
 The ranking time ("now" of buy-again and due items) has a resolution of
-`RANKING_TIME_STEP_SECONDS`: within one step the same query gets the same answer.
+`RANKING_TIME_STEP_SECONDS`, one hour: within one step the same query gets the same
+answer. It only moves days since a last purchase (repurchase cycles and recency half-lives
+are days long; a purchase in the current hour counts as 0 days ago), and the default
+context changes its hour of day at the same moments. Recent activity and fatigue act at
+once through the query itself.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ log = logging.getLogger(__name__)
 
 Endpoint = Literal["related", "cart", "next_purchase"]
 QueryT = TypeVar("QueryT", RelatedQuery, CartQuery, UserQuery)
-RANKING_TIME_STEP_SECONDS: Final = 60
+RANKING_TIME_STEP_SECONDS: Final = 3600
 
 # Arm strategies by name: the model (blend) and the popularity control.
 RANKING_CONFIGS: dict[str, RankingConfig] = {"blend": DEFAULT_CONFIG, "popular": POPULAR_CONFIG}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -203,18 +204,28 @@ def test_a_full_cache_holds_nothing_the_gc_tracks(models_dir: Path) -> None:
         assert not [obj for obj in kept if gc.is_tracked(obj)]
 
 
-def test_anonymous_related_answers_outlive_the_ranking_minute(
+def test_anonymous_related_answers_outlive_the_ranking_time_step(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with TestClient(
         create_app(make_settings(models_dir, arms=ONE_ARM, answer_cache_size=CACHE))
     ) as client:
-        for minute in range(3):  # three ranking times
-            monkeypatch.setattr(Recommender, "_ranking_time", lambda *_, m=minute: 60 * m)
+        for step in range(3):  # three ranking times
+            monkeypatch.setattr(Recommender, "_ranking_time", lambda *_, n=step: 3600 * n)
             client.get("/v1/items/i00/related")
             client.get("/v1/items/i00/related", params={"user_id": "u1"})
-        assert _metric(client, "related", "miss") == 1.0 + 3.0  # the user's: once a minute
+        assert _metric(client, "related", "miss") == 1.0 + 3.0  # the user's: once a step
         assert _metric(client, "related", "hit") == 2.0
+
+
+def test_the_ranking_time_is_server_time_rounded_down_to_the_hour(models_dir: Path) -> None:
+    with TestClient(create_app(make_settings(models_dir, arms=ONE_ARM))) as client:
+        recommender = client.app.state.recsvc.recommender
+        live = recommender.holder.current
+        ten = datetime(2026, 11, 23, 10, tzinfo=UTC)
+        at = [ten, ten + timedelta(minutes=59, seconds=59), ten + timedelta(hours=1)]
+        times = [recommender._ranking_time(live, moment) for moment in at]
+    assert times == [int(ten.timestamp())] * 2 + [int(ten.timestamp()) + 3600]
 
 
 def test_a_reload_empties_the_cache(models_dir: Path, tiny_bundle_path: Path) -> None:
