@@ -14,11 +14,13 @@ import sqlite3
 import sys
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from recsvc.compact_json import compact_json
 from recsvc.errors import EventStoreError, EventStoreUnavailableError
@@ -137,7 +139,9 @@ class _Pool:
 class _SlateItemIds:
     """The item ids of slates, least recently used forgotten first. A slate is immutable
     (its id is the digest of its items), so a remembered one is never stale; one that
-    erasure or retention deleted is simply no longer asked for. Thread-safe."""
+    erasure or retention deleted is simply no longer asked for. The slates this process
+    writes are remembered as they are written: a visitor's next request reads the fatigue
+    counts of what it was just shown. Thread-safe."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
@@ -160,14 +164,27 @@ class _SlateItemIds:
             "SELECT slate_id, items FROM slates WHERE slate_id IN (SELECT value FROM json_each(?))"
         )
         read = {
-            slate_id: tuple(sys.intern(row[0]) for row in json.loads(items))
-            for slate_id, items in conn.execute(sql, (json.dumps(missing),))
+            slate_id: _item_ids(items)
+            for slate_id, items in conn.execute(sql, (compact_json(missing).decode(),))
         }
+        self._keep(read)
+        return found | read
+
+    def remember(self, slates: Mapping[str, str]) -> None:
+        """Remember the item ids of `slates` (slate id → items JSON) not remembered yet."""
         with self._lock:
-            self._known.update(read)
+            new = [slate_id for slate_id in slates if slate_id not in self._known]
+        self._keep({slate_id: _item_ids(slates[slate_id]) for slate_id in new})
+
+    def _keep(self, item_ids: Mapping[str, tuple[str, ...]]) -> None:
+        with self._lock:
+            self._known.update(item_ids)
             while len(self._known) > self._capacity:
                 self._known.popitem(last=False)
-        return found | read
+
+
+def _item_ids(items_json: str) -> tuple[str, ...]:
+    return tuple(sys.intern(row[0]) for row in orjson.loads(items_json))
 
 
 class SqliteEventStore:
@@ -243,6 +260,7 @@ class SqliteEventStore:
         with self._write() as conn:
             conn.execute(_INSERT_SLATES, (compact_json(list(slates.values())).decode(),))
             conn.execute(_INSERT_IMPRESSIONS, (compact_json(rows).decode(),))
+        self._slate_item_ids.remember({slate_id: items for slate_id, items, _ in slates.values()})
 
     def add_events(self, events: Sequence[Event]) -> AddResult:
         return self.add_event_batches((events,))[0]
