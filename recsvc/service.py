@@ -215,11 +215,10 @@ class Recommender:
             return (), frozenset()
         settings = self.settings
         try:
-            activity = self.store.recent_user_activity(
-                subject, now - timedelta(days=settings.recent_activity_days)
-            )
-            counts = self.store.impression_counts(
-                subject, now - timedelta(hours=settings.fatigue_window_hours)
+            activity, counts = self.store.visitor_state(
+                subject,
+                now - timedelta(days=settings.recent_activity_days),
+                now - timedelta(hours=settings.fatigue_window_hours),
             )
         except EventStoreError as exc:
             self.metrics.fallbacks.labels("event_store_unavailable").inc()

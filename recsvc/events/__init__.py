@@ -16,6 +16,7 @@ from recsvc.events.models import (
     Subject,
     Touch,
     UserActivity,
+    VisitorState,
 )
 from recsvc.events.store import EventStore, open_store
 
@@ -35,6 +36,7 @@ __all__ = [
     "Subject",
     "Touch",
     "UserActivity",
+    "VisitorState",
     "fatigued_items",
     "open_store",
 ]

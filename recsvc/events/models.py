@@ -244,6 +244,14 @@ class ImpressionCount(NamedTuple):
     clicked: int
 
 
+class VisitorState(NamedTuple):
+    """What the service reads about a visitor for each request, in one read: recent
+    activity and, per item shown in the fatigue window, its `ImpressionCount`."""
+
+    activity: UserActivity
+    impressions: dict[str, ImpressionCount]
+
+
 @dataclass(frozen=True)
 class AddResult:
     """Outcome of `add_events`: `accepted + duplicates` is the batch size.

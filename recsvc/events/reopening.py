@@ -28,6 +28,7 @@ from recsvc.events.models import (
     RemovedCounts,
     Subject,
     UserActivity,
+    VisitorState,
 )
 from recsvc.events.store import EventStore, open_store
 
@@ -85,6 +86,16 @@ class ReopeningStore:
 
     def impression_counts(self, subject: Subject, since: datetime) -> dict[str, ImpressionCount]:
         return self._current().impression_counts(subject, since)
+
+    def visitor_state(
+        self,
+        subject: Subject,
+        activity_since: datetime,
+        fatigue_since: datetime,
+        *,
+        limit: int = 100,
+    ) -> VisitorState:
+        return self._current().visitor_state(subject, activity_since, fatigue_since, limit=limit)
 
     def delete_user(self, user_id: str) -> RemovedCounts:
         return self._current().delete_user(user_id)

@@ -17,6 +17,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from recsvc.events.models import (
     Subject,
     Touch,
     UserActivity,
+    VisitorState,
 )
 from recsvc.events.sqlite_schema import (
     EVENT_COLUMNS,
@@ -134,6 +136,34 @@ class _Pool:
                 conn.close()
             self._idle.clear()
             self._available.notify_all()
+
+
+@cache
+def _visitor_sql(column: str, activity: bool, fatigue: bool) -> str:
+    """One row of three JSON texts about the subject (`:subject` in `column`): its recent
+    activity `[[event_type, item_id, last_us, n], ...]` (n: 1 for the newest item of each
+    type, at most `:limit` per type, events at or after `:activity_since`), and since
+    `:fatigue_since` its impressions per slate `{slate_id: count}` and clicks per item
+    `{item_id: count}`. A part not asked for is empty."""
+    types = ", ".join(f"'{event_type}'" for event_type in ACTIVITY_TYPES)
+    recent = f"""(SELECT json_group_array(json_array(event_type, item_id, last_us, n)) FROM (
+            SELECT event_type, item_id, last_us, ROW_NUMBER() OVER (
+                PARTITION BY event_type ORDER BY last_us DESC, item_id) AS n
+            FROM (
+                SELECT event_type, item_id, MAX(ts_us) AS last_us FROM events
+                WHERE {column} = :subject AND ts_us >= :activity_since
+                    AND event_type IN ({types})
+                GROUP BY event_type, item_id))
+        WHERE n <= :limit)"""
+    shown = f"""(SELECT json_group_object(slate_id, times) FROM (
+            SELECT slate_id, COUNT(*) AS times FROM impressions
+            WHERE {column} = :subject AND created_us >= :fatigue_since GROUP BY slate_id))"""
+    clicked = f"""(SELECT json_group_object(item_id, times) FROM (
+            SELECT item_id, COUNT(*) AS times FROM events
+            WHERE {column} = :subject AND ts_us >= :fatigue_since AND event_type = 'click'
+            GROUP BY item_id))"""
+    parts = (recent if activity else "'[]'", *((shown, clicked) if fatigue else ("'{}'",) * 2))
+    return "SELECT " + ", ".join(parts)
 
 
 class _SlateItemIds:
@@ -288,45 +318,62 @@ class SqliteEventStore:
     def recent_user_activity(
         self, subject: Subject, since: datetime, *, limit: int = 100
     ) -> UserActivity:
-        column = _SUBJECT_COLUMN[subject.kind]
-        placeholders = ", ".join("?" * len(ACTIVITY_TYPES))
-        sql = f"""
-            SELECT event_type, item_id, last_us FROM (
-                SELECT event_type, item_id, last_us, ROW_NUMBER() OVER (
-                    PARTITION BY event_type ORDER BY last_us DESC, item_id) AS n
-                FROM (
-                    SELECT event_type, item_id, MAX(ts_us) AS last_us FROM events
-                    WHERE {column} = ? AND ts_us >= ? AND event_type IN ({placeholders})
-                    GROUP BY event_type, item_id))
-            WHERE n <= ? ORDER BY event_type, n"""
-        with self._read() as conn:
-            rows = conn.execute(sql, (subject.id, to_us(since), *ACTIVITY_TYPES, limit)).fetchall()
-        touches: dict[str, list[Touch]] = defaultdict(list)
-        for event_type, item_id, last_us in rows:
-            touches[_ACTIVITY_FIELD[event_type]].append(Touch(item_id, from_us(last_us)))
-        return UserActivity(**{field: tuple(found) for field, found in touches.items()})
+        return self._visitor(subject, since, None, limit).activity
 
     def impression_counts(self, subject: Subject, since: datetime) -> dict[str, ImpressionCount]:
-        """Counted per slate in SQL, then per item here through `_SlateItemIds`: a slate
-        never changes, and unpacking every shown slate's JSON in SQL cost ~10 µs per
-        impression in the window, every time a visitor came back."""
-        column = _SUBJECT_COLUMN[subject.kind]
-        shown_sql = f"""
-            SELECT slate_id, COUNT(*) FROM impressions
-            WHERE {column} = ? AND created_us >= ? GROUP BY slate_id"""
-        clicked_sql = f"""
-            SELECT item_id, COUNT(*) FROM events
-            WHERE {column} = ? AND ts_us >= ? AND event_type = 'click' GROUP BY item_id"""
-        params = (subject.id, to_us(since))
+        return self._visitor(subject, None, since, 100).impressions
+
+    def visitor_state(
+        self,
+        subject: Subject,
+        activity_since: datetime,
+        fatigue_since: datetime,
+        *,
+        limit: int = 100,
+    ) -> VisitorState:
+        return self._visitor(subject, activity_since, fatigue_since, limit)
+
+    def _visitor(
+        self,
+        subject: Subject,
+        activity_since: datetime | None,
+        fatigue_since: datetime | None,
+        limit: int,
+    ) -> VisitorState:
+        """One statement returning one row (`_visitor_sql`), then per item here: the
+        sqlite3 module lets go of the GIL at every step of a statement, and while the
+        impression writer runs, getting it back can take a whole switch interval, so a
+        statement per part and a step per row made these reads the slowest part of a
+        request. Impressions are counted per slate in SQL and per item through
+        `_SlateItemIds`: a slate never changes, and unpacking every shown slate's JSON in
+        SQL cost ~10 µs per impression in the window."""
+        sql = _visitor_sql(
+            _SUBJECT_COLUMN[subject.kind], activity_since is not None, fatigue_since is not None
+        )
+        params = {
+            "subject": subject.id,
+            "activity_since": None if activity_since is None else to_us(activity_since),
+            "fatigue_since": None if fatigue_since is None else to_us(fatigue_since),
+            "limit": limit,
+        }
         with self._read() as conn:
-            per_slate = conn.execute(shown_sql, params).fetchall()
-            clicked = dict(conn.execute(clicked_sql, params).fetchall())
-            items = self._slate_item_ids.get([slate_id for slate_id, _ in per_slate], conn)
+            activity_json, shown_json, clicked_json = conn.execute(sql, params).fetchone()
+            per_slate: dict[str, int] = orjson.loads(shown_json)
+            items = self._slate_item_ids.get(list(per_slate), conn)
+        touches: dict[str, list[tuple[int, Touch]]] = defaultdict(list)
+        for event_type, item_id, last_us, n in orjson.loads(activity_json):
+            touches[_ACTIVITY_FIELD[event_type]].append((n, Touch(item_id, from_us(last_us))))
+        newest_first = {field: sorted(found) for field, found in touches.items()}  # n distinct
+        activity = UserActivity(
+            **{field: tuple(touch for _, touch in found) for field, found in newest_first.items()}
+        )
         shown: Counter[str] = Counter()
-        for slate_id, times in per_slate:
+        for slate_id, times in per_slate.items():
             for item in items[slate_id]:
                 shown[item] += times
-        return {item: ImpressionCount(n, clicked.get(item, 0)) for item, n in shown.items()}
+        clicked: dict[str, int] = orjson.loads(clicked_json)
+        impressions = {item: ImpressionCount(n, clicked.get(item, 0)) for item, n in shown.items()}
+        return VisitorState(activity, impressions)
 
     def delete_user(self, user_id: str) -> RemovedCounts:
         sessions_sql = """

@@ -27,6 +27,7 @@ from recsvc.events.models import (
     RemovedCounts,
     Subject,
     UserActivity,
+    VisitorState,
 )
 from recsvc.events.sqlite_store import SqliteEventStore
 
@@ -64,6 +65,18 @@ class EventStore(Protocol):
         """Per item shown to the subject in impressions created at or after `since`: how many
         impressions listed it, and how many click events the subject sent on it since then
         (any click, attributed or not). Items never shown are absent."""
+
+    def visitor_state(
+        self,
+        subject: Subject,
+        activity_since: datetime,
+        fatigue_since: datetime,
+        *,
+        limit: int = 100,
+    ) -> VisitorState:
+        """`recent_user_activity(subject, activity_since, limit=limit)` and
+        `impression_counts(subject, fatigue_since)` in one read: what the service reads for
+        every request of a known visitor."""
 
     def delete_user(self, user_id: str) -> RemovedCounts:
         """Erase the user's events and impressions, and those of every session the user was

@@ -38,6 +38,8 @@ from recsvc.events import (
     RemovedCounts,
     Slate,
     Subject,
+    UserActivity,
+    VisitorState,
     open_store,
     sqlite_schema,
     sqlite_store,
@@ -369,6 +371,42 @@ def test_impressions_of_the_same_list_share_one_slate(tmp_path: Path) -> None:
         "b": ImpressionCount(5, 0),
     }
     store.close()
+
+
+def test_the_visitor_state_is_recent_activity_and_fatigue_counts_in_one_read(
+    store: EventStore,
+) -> None:
+    store.add_events(
+        [
+            ev("v1", "view", "a", 1),
+            ev("v2", "view", "b", 2),
+            ev("v3", "view", "a", 3),  # a's latest view
+            ev("c1", "click", "b", 4),
+            ev("p1", "purchase", "c", 5),
+            ev("old", "view", "z", -60),  # before the activity window
+            ev("s1", "view", "d", 6, user=None, session="s9"),
+        ]
+    )
+    store.record_impressions([imp(f"r{n}", ["a", "b"], n).logged() for n in range(3)])
+    store.record_impression(imp("r9", ["e"], 9, user=None, session="s9"))
+    activity_since, fatigue_since = T0 - timedelta(minutes=30), T0 + timedelta(minutes=1)
+    state = store.visitor_state(Subject.user("u1"), activity_since, fatigue_since)
+    assert state == VisitorState(
+        store.recent_user_activity(Subject.user("u1"), activity_since),
+        store.impression_counts(Subject.user("u1"), fatigue_since),
+    )
+    assert [touch.item_id for touch in state.activity.viewed] == ["a", "b"]
+    assert state.activity.viewed[0].at == T0 + timedelta(minutes=3)
+    assert [touch.item_id for touch in state.activity.clicked] == ["b"]
+    assert [touch.item_id for touch in state.activity.purchased] == ["c"]
+    assert state.impressions == {"a": ImpressionCount(2, 0), "b": ImpressionCount(2, 1)}
+    limited = store.visitor_state(Subject.user("u1"), activity_since, fatigue_since, limit=1)
+    assert [touch.item_id for touch in limited.activity.viewed] == ["a"]
+    session = store.visitor_state(Subject.session("s9"), activity_since, fatigue_since)
+    assert [touch.item_id for touch in session.activity.viewed] == ["d"]
+    assert session.impressions == {"e": ImpressionCount(1, 0)}
+    nobody = store.visitor_state(Subject.user("nobody"), activity_since, fatigue_since)
+    assert nobody == VisitorState(UserActivity(), {})
 
 
 def test_fatigue_counts_stay_exact_when_remembered_slates_are_forgotten(
