@@ -190,13 +190,7 @@ class _SlateItemIds:
         missing = [slate_id for slate_id in slate_ids if slate_id not in found]
         if not missing:
             return found
-        sql = (
-            "SELECT slate_id, items FROM slates WHERE slate_id IN (SELECT value FROM json_each(?))"
-        )
-        read = {
-            slate_id: _item_ids(items)
-            for slate_id, items in conn.execute(sql, (compact_json(missing).decode(),))
-        }
+        read = {slate_id: _item_ids(items) for slate_id, items in _slates(conn, missing)}
         self._keep(read)
         return found | read
 
@@ -211,6 +205,13 @@ class _SlateItemIds:
             self._known.update(item_ids)
             while len(self._known) > self._capacity:
                 self._known.popitem(last=False)
+
+
+def _slates(conn: sqlite3.Connection, slate_ids: list[str]) -> list[tuple[str, str]]:
+    """(slate_id, items JSON) of the stored slates among `slate_ids`."""
+    sql = "SELECT slate_id, items FROM slates WHERE slate_id IN (SELECT value FROM json_each(?))"
+    rows: list[tuple[str, str]] = conn.execute(sql, (compact_json(slate_ids).decode(),)).fetchall()
+    return rows
 
 
 def _item_ids(items_json: str) -> tuple[str, ...]:
@@ -470,10 +471,8 @@ class SqliteEventStore:
             after = (page[-1][1], page[-1][0])
 
     def _slate_items(self, slate_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        sql = """SELECT slate_id, items FROM slates
-            WHERE slate_id IN (SELECT value FROM json_each(?))"""
         with self._read() as conn:
-            rows = conn.execute(sql, (json.dumps(sorted(set(slate_ids))),)).fetchall()
+            rows = _slates(conn, sorted(set(slate_ids)))
         return {slate_id: slate_items(items) for slate_id, items in rows}
 
     def close(self) -> None:
