@@ -10,9 +10,11 @@ time.
    `--rounds` rounds whose order rotates; each round's ratio is endpoint req/s ÷ bare req/s
    of the same round, and the figure is the median ratio. Targets: related and cart
    ≥ 0.7, next purchase ≥ 0.5.
-3. Latency at half saturation: a constant rate of half of each endpoint's median saturated
-   req/s for `--half-seconds`; target p99 ≤ 10 ms (wrk latency from each send; late sends
-   are reported, see benchmarks/wrk/requests.lua).
+3. Latency at half saturation: per endpoint, a closed-loop run (`--seconds`) then a
+   constant rate of half of its req/s for `--half-seconds`; target p99 ≤ 10 ms (wrk
+   latency from each send; late sends are reported, see benchmarks/wrk/requests.lua). The
+   saturation is measured just before because the service's cost per request grows with
+   the impressions the earlier runs logged for the same visitors.
 4. Reload under load: the load mix (related 50 %, cart 20 %, next purchase 20 %, events
    10 %) at half its estimated saturation rate; meanwhile `current` is swapped twice to
    copies of the bundle and `POST /v1/admin/reload` called. Target: 0 failed requests and
@@ -52,6 +54,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final
@@ -199,13 +202,13 @@ def measured_run(
     return result | cpu_figures(server.cpu_seconds() - cpu_before, result)
 
 
+def closed_loop(server: Server, file: Path, *, options: Options) -> WrkResult:
+    return run_wrk(server.base_url, file, seconds=options.seconds, connections=options.connections)
+
+
 def saturation(setup: Setup, options: Options) -> dict[str, Any]:
     """Closed-loop rounds; ratios to the bare endpoint of the same round."""
-
-    def closed(server: Server, file: Path) -> WrkResult:
-        return run_wrk(
-            server.base_url, file, seconds=options.seconds, connections=options.connections
-        )
+    closed = partial(closed_loop, options=options)
 
     rounds: list[dict[str, Any]] = []
     for number in range(options.rounds):
@@ -241,15 +244,17 @@ def ratios_to_bare(
     return ratios
 
 
-def half_saturation(
-    setup: Setup, options: Options, median_rps: Mapping[str, float]
-) -> dict[str, Any]:
-    """Each target at a constant half of its saturated rate."""
+def half_saturation(setup: Setup, options: Options) -> dict[str, Any]:
+    """Each target at a constant half of its saturated rate, measured by a closed-loop run
+    just before: the service's cost per request grows with what the earlier runs left in
+    the event store (the same visitors shown lists again and again, so more impressions
+    to count and more fatigued items), so half of an earlier round's rate can be close to
+    saturation by now."""
     results = {}
     for target in TARGETS:
-        rate = median_rps[target] / 2
+        before = measured_run(setup, target, partial(closed_loop, options=options))
 
-        def constant(server: Server, file: Path, rate: float = rate) -> WrkResult:
+        def constant(server: Server, file: Path, rate: float = before["rps"] / 2) -> WrkResult:
             return run_wrk(
                 server.base_url,
                 file,
@@ -258,9 +263,12 @@ def half_saturation(
                 rate=rate,
             )
 
-        results[target] = measured_run(setup, target, constant)
+        results[target] = measured_run(setup, target, constant) | {"saturated_just_before": before}
         latency = results[target]["latency_ms"]
-        print(f"{target} at {rate:.0f}/s: p50 {latency['p50']} ms, p99 {latency['p99']} ms")
+        print(
+            f"{target} at {before['rps'] / 2:.0f}/s (saturated {before['rps']:.0f}/s just"
+            f" before): p50 {latency['p50']} ms, p99 {latency['p99']} ms"
+        )
     return results
 
 
@@ -529,7 +537,7 @@ def run(options: Options) -> dict[str, Any]:
             warm_up(setup)
             with RssSampler(ours) as sampler:
                 saturated = saturation(setup, options)
-                half = half_saturation(setup, options, saturated["median_rps"])
+                half = half_saturation(setup, options)
                 mix_saturation = mix_rate(saturated["median_rps"], LOAD_MIX)
                 reload = reload_under_load(setup, options, mix_saturation / 2)
                 profiles = (

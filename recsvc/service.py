@@ -4,6 +4,8 @@ assign an arm -> read the visitor's recent activity and fatigue -> rank with the
 configuration on the live bundle, or reuse the answer already ranked for the very same
 personalised query (`recsvc.answer_cache`) -> log the impression (off the request path)
 -> answer. A failing event store degrades personalisation (counted), never the answer.
+A visitor's query is ranked through a kept `Plan` (the query without its contact-fatigue
+demotions): when only the demotions changed, the plan's candidates are reused.
 
 The ranking time ("now" of buy-again and due items) has a resolution of
 `RANKING_TIME_STEP_SECONDS`, one hour: within one step the same query gets the same
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final, Literal, TypeVar
 
-from recsvc.answer_cache import Answer, AnswerCache, RenderItems
+from recsvc.answer_cache import Answer, RenderItems, answer_cache, plan_cache
 from recsvc.config import Settings
 from recsvc.errors import ConfigError, EventStoreError
 from recsvc.events import (
@@ -45,14 +47,14 @@ from recsvc.recommend import (
     Activity,
     CartQuery,
     Context,
+    Plan,
     RankingConfig,
-    Recommendation,
     RelatedQuery,
     ServingIndex,
     UserQuery,
-    cart,
-    next_purchase,
-    related,
+    cart_plan,
+    next_purchase_plan,
+    related_plan,
 )
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,8 @@ class Recommender:
         self.store = store
         self.writer = writer
         self.metrics = metrics
-        self.answers = AnswerCache(settings.answer_cache_size, metrics)
+        self.answers = answer_cache(settings.answer_cache_size, metrics)
+        self.plans = plan_cache(settings.plan_cache_size, metrics)
         self.experiment = Experiment(settings.experiment_name, tuple(settings.arms))
         self.hasher = KeyedHasher.from_secret(settings.user_hash_key.get_secret_value())
         for arm in self.experiment.arms:
@@ -135,13 +138,13 @@ class Recommender:
             now = personal.now if query.user_id is not None or recent else None
             return replace(query, now=now, recent=recent, demote=personal.demote)
 
-        return self._serve("related", visitor, query.context, personalise, related)
+        return self._serve("related", visitor, query.context, personalise, related_plan)
 
     def cart(self, query: CartQuery, visitor: Visitor) -> Served:
         def personalise(personal: Personal) -> CartQuery:
             return replace(query, demote=personal.demote) if personal.demote else query
 
-        return self._serve("cart", visitor, query.context, personalise, cart)
+        return self._serve("cart", visitor, query.context, personalise, cart_plan)
 
     def next_purchase(self, query: UserQuery, visitor: Visitor) -> Served:
         def personalise(personal: Personal) -> UserQuery:
@@ -152,7 +155,7 @@ class Recommender:
                 demote=personal.demote,
             )
 
-        return self._serve("next_purchase", visitor, query.context, personalise, next_purchase)
+        return self._serve("next_purchase", visitor, query.context, personalise, next_purchase_plan)
 
     def _serve(
         self,
@@ -160,9 +163,10 @@ class Recommender:
         visitor: Visitor,
         context: Context,
         personalise: Callable[[Personal], QueryT],
-        rank: Callable[[ServingIndex, QueryT, RankingConfig], Recommendation],
+        plan: Callable[[ServingIndex, QueryT, RankingConfig], Plan],
     ) -> Served:
-        """Assign the arm, read the visitor's activity, rank (or reuse), log the impression."""
+        """Assign the arm, read the visitor's activity, rank (or reuse the answer, or the
+        visitor's plan when only contact fatigue changed), log the impression."""
         live = self.holder.current
         recommendation_id = new_id()
         assignment = self.experiment.assign(
@@ -176,17 +180,21 @@ class Recommender:
         # the query's repr: equal for equal queries (dataclasses of plain values; a set
         # printed in another order only costs a miss), and a string the GC does not track
         key = f"{strategy}:{query!r}"
-        answer = self.answers.answer(
-            live,
-            endpoint,
-            key,
-            lambda: Answer.of(
-                rank(live.index, query, config),
-                live.index,
-                self.render_items,
-                assignment.propensity,
-            ),
-        )
+
+        def ranked() -> Answer:
+            def planned() -> Plan:
+                return plan(live.index, query, config)
+
+            if visitor.subject is None:  # no contact fatigue: a plan would be ranked once
+                found = planned()
+            else:
+                without = f"{strategy}:{replace(query, demote=frozenset())!r}"
+                found = self.plans.get(live, endpoint, without, planned)
+            return Answer.of(
+                found.rank(query.demote), live.index, self.render_items, assignment.propensity
+            )
+
+        answer = self.answers.get(live, endpoint, key, ranked)
         served = Served(
             recommendation_id,
             live.version,

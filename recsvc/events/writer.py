@@ -155,11 +155,18 @@ class StoreWriter:
     def _run(self) -> None:
         while True:
             batch, jobs, stop = self._next_batch()
-            if batch:
-                self._last_write = time.monotonic()
-                self._write(batch)
-            if jobs:
-                self._store_events(jobs)
+            try:
+                if batch:
+                    self._last_write = time.monotonic()
+                    self._write(batch)
+                if jobs:
+                    self._store_events(jobs)
+            except Exception as exc:  # a bug, not the store's: requests must not wait forever
+                log.exception("impression log writer failed")
+                for job in jobs:
+                    if not job.done.is_set():
+                        job.error = EventStoreUnavailableError(f"events not stored: {exc!r}")
+                        job.done.set()
             if stop:
                 return
 

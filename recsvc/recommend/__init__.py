@@ -7,7 +7,8 @@
     next_purchase(index, UserQuery("17850", now=unix_seconds))
 """
 
-from recsvc.recommend.cart import cart
+from recsvc.recommend.cart import cart, cart_plan
+from recsvc.recommend.chain import Plan
 from recsvc.recommend.config import (
     DEFAULT_CONFIG,
     POPULAR_CONFIG,
@@ -20,7 +21,7 @@ from recsvc.recommend.config import (
 )
 from recsvc.recommend.context import HOUR_BANDS, hour_band
 from recsvc.recommend.index import ServingIndex, build_index
-from recsvc.recommend.next_purchase import next_purchase
+from recsvc.recommend.next_purchase import next_purchase, next_purchase_plan
 from recsvc.recommend.query import (
     Activity,
     CartQuery,
@@ -31,7 +32,7 @@ from recsvc.recommend.query import (
     Slot,
     UserQuery,
 )
-from recsvc.recommend.related import related
+from recsvc.recommend.related import related, related_plan
 from recsvc.recommend.sources import SOURCES
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "CrossSellWeights",
     "Filters",
     "MixConfig",
+    "Plan",
     "RankingConfig",
     "Recommendation",
     "RelatedQuery",
@@ -56,7 +58,10 @@ __all__ = [
     "UserQuery",
     "build_index",
     "cart",
+    "cart_plan",
     "hour_band",
     "next_purchase",
+    "next_purchase_plan",
     "related",
+    "related_plan",
 ]

@@ -159,3 +159,22 @@ def test_impressions_are_committed_once_per_interval_unless_someone_waits() -> N
     finally:
         log.close()
     assert len(list(store.inner.iter_impressions(*WIDE))) == 21
+
+
+def test_a_bug_in_a_write_fails_those_requests_and_the_writer_keeps_going() -> None:
+    store = WrappedStore()
+    broken = [True]
+
+    def add_event_batches(batches: Sequence[Sequence[object]]) -> object:
+        if broken[0]:
+            raise RuntimeError("not a store error")
+        return store.inner.add_event_batches(batches)
+
+    store.add_event_batches = add_event_batches  # type: ignore[method-assign]
+    log = StoreWriter(store)  # type: ignore[arg-type]
+    click = ev("c1", "click", "a", 1)
+    with pytest.raises(EventStoreUnavailableError, match="not a store error"):
+        log.store_events([click], timeout=5.0)
+    broken[0] = False
+    assert log.store_events([click], timeout=5.0).accepted == 1  # the writer still runs
+    log.close()
