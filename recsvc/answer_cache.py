@@ -1,5 +1,5 @@
-"""LRUs per live bundle of ranked answers, the way Gorse and Personalize serve precomputed
-lists, and of visitors' ranking plans.
+"""An LRU of ranked answers per live bundle, the way Gorse and Personalize serve precomputed
+lists.
 
 The ranking functions are pure functions of (index, query, config), so an answer can be
 reused whenever the same query meets the same bundle and configuration. The key is
@@ -14,10 +14,6 @@ collections over a full cache paused the event loop for 100-500 ms.
 
 The cache belongs to one `Live` bundle: the first lookup on another one (after a hot
 swap) empties it, so an answer never outlives the bundle that ranked it.
-
-Plans (`recsvc.recommend.Plan`) are kept the same way, keyed by the query without its
-contact-fatigue demotions: a visitor shown a list a few times gets a new answer (its
-demotions changed) ranked from the candidates the plan already computed.
 """
 
 from __future__ import annotations
@@ -26,15 +22,11 @@ import math
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar
-
-import prometheus_client
+from typing import NamedTuple
 
 from recsvc.events import Slate
 from recsvc.metrics import Metrics
-from recsvc.recommend import Plan, Recommendation, ServingIndex
-
-V = TypeVar("V")
+from recsvc.recommend import Recommendation, ServingIndex
 
 Row = tuple[str, int, float, str, str, int]
 """One slot as served: (item_id, rank, score, strategy, reason, item index)."""
@@ -89,76 +81,47 @@ def _slate(rows: tuple[Row, ...], propensity: float) -> Slate:
     )
 
 
-class BundleLru(Generic[V]):
-    """At most `capacity` values per endpoint of one live bundle, least recently used
-    evicted first; `capacity` 0 makes every value afresh. Each endpoint has its own LRU, so
-    a stream of one-off carts does not evict the product pages' related items. Lookups are
-    counted per endpoint and outcome (hit, miss, off) in `counter`. Values are kept as
-    `pack(value)` and given back as `unpack(kept)`. Thread-safe."""
+class AnswerCache:
+    """At most `capacity` answers per endpoint of one live bundle, least recently used
+    evicted first; `capacity` 0 ranks every request. Each endpoint has its own LRU, so a
+    stream of one-off carts does not evict the product pages' related items. Hits and
+    misses are counted per endpoint in `recsvc_answer_cache_total`. Thread-safe."""
 
-    def __init__(
-        self,
-        capacity: int,
-        metrics: Metrics,
-        counter: prometheus_client.Counter,
-        pack: Callable[[V], object],
-        unpack: Callable[[Any], V],
-    ) -> None:
+    def __init__(self, capacity: int, metrics: Metrics) -> None:
         self.capacity = capacity
         self._metrics = metrics
-        self._counter = counter
-        self._pack = pack
-        self._unpack = unpack
         self._owner: object | None = None
-        self._values: dict[str, OrderedDict[str, object]] = {}
+        self._answers: dict[str, OrderedDict[str, tuple[object, ...]]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return sum(len(values) for values in self._values.values())
+        return sum(len(answers) for answers in self._answers.values())
 
-    def get(self, owner: object, endpoint: str, key: str, make: Callable[[], V]) -> V:
-        """The value kept for `key` and the bundle `owner`, else `make()` (kept)."""
+    def answer(self, owner: object, endpoint: str, key: str, rank: Callable[[], Answer]) -> Answer:
+        """The cached answer of `key` for the bundle `owner`, else `rank()` (stored)."""
         if self.capacity <= 0:
             self._count(endpoint, "off")
-            return make()
+            return rank()
         with self._lock:
             if owner is not self._owner:
-                self._values.clear()
+                self._answers.clear()
                 self._owner = owner
-            values = self._values.setdefault(endpoint, OrderedDict())
-            found = values.get(key)
+            answers = self._answers.setdefault(endpoint, OrderedDict())
+            found = answers.get(key)
             if found is not None:
-                values.move_to_end(key)
+                answers.move_to_end(key)
         if found is not None:
             self._count(endpoint, "hit")
-            return self._unpack(found)
+            return Answer._make(found)
         self._count(endpoint, "miss")
-        made = make()
+        ranked = rank()
         with self._lock:
             if owner is self._owner:  # a request on a swapped-out bundle does not store
-                values = self._values.setdefault(endpoint, OrderedDict())
-                values[key] = self._pack(made)
-                if len(values) > self.capacity:
-                    values.popitem(last=False)
-        return made
+                answers = self._answers.setdefault(endpoint, OrderedDict())
+                answers[key] = tuple(ranked)
+                if len(answers) > self.capacity:
+                    answers.popitem(last=False)
+        return ranked
 
     def _count(self, endpoint: str, outcome: str) -> None:
-        self._metrics.child(self._counter, endpoint, outcome).inc()
-
-
-def answer_cache(capacity: int, metrics: Metrics) -> BundleLru[Answer]:
-    """Ranked answers, kept as plain tuples (module docstring), counted in
-    `recsvc_answer_cache_total`."""
-    return BundleLru(capacity, metrics, metrics.answer_cache, tuple, Answer._make)
-
-
-def plan_cache(capacity: int, metrics: Metrics) -> BundleLru[Plan]:
-    """Visitors' ranking plans (`recsvc.recommend.Plan`), counted in
-    `recsvc_plan_cache_total`: when contact fatigue changes a visitor's query, the answer
-    is ranked again from the plan's candidates instead of from scratch. Plans hold arrays
-    and closures the cyclic GC tracks, hence their own, smaller bound."""
-    return BundleLru(capacity, metrics, metrics.plan_cache, _same, _same)
-
-
-def _same(value: Plan) -> Plan:
-    return value
+        self._metrics.child(self._metrics.answer_cache, endpoint, outcome).inc()

@@ -52,10 +52,6 @@ class Settings(BaseSettings):
     # Ranked answers kept per endpoint of the live bundle (recsvc.answer_cache); 0 ranks
     # every request.
     answer_cache_size: int = Field(default=8192, ge=0)
-    # Visitors' ranking plans kept per endpoint (recsvc.answer_cache.plan_cache), reused
-    # when only contact fatigue changed; 0 keeps none. A next-purchase plan on the Online
-    # Retail bundle (5,048 items) holds about 12 KiB and 22 objects the cyclic GC tracks.
-    plan_cache_size: int = Field(default=4096, ge=0)
     # How long the event loop may hold the GIL while a background thread (impression writer,
     # event writes in the thread pool) waits for it: Python's default 5 ms made each of a
     # write's SQLite calls wait up to 5 ms, and writes queued behind each other (events p99

@@ -59,12 +59,6 @@ class Metrics:
             ["endpoint", "outcome"],
             registry=r,
         )
-        self.plan_cache = Counter(
-            "recsvc_plan_cache_total",
-            "Visitors' ranking plan lookups by outcome (hit, miss, off)",
-            ["endpoint", "outcome"],
-            registry=r,
-        )
         self.events = Counter(
             "recsvc_events_total", "Storefront events", ["type", "outcome"], registry=r
         )

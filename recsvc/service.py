@@ -4,8 +4,6 @@ assign an arm -> read the visitor's recent activity and fatigue -> rank with the
 configuration on the live bundle, or reuse the answer already ranked for the very same
 personalised query (`recsvc.answer_cache`) -> log the impression (off the request path)
 -> answer. A failing event store degrades personalisation (counted), never the answer.
-A visitor's query is ranked through a kept `Plan` (the query without its contact-fatigue
-demotions): when only the demotions changed, the plan's candidates are reused.
 
 The ranking time ("now" of buy-again and due items) has a resolution of
 `RANKING_TIME_STEP_SECONDS`, one hour: within one step the same query gets the same
@@ -25,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final, Literal, TypeVar
 
-from recsvc.answer_cache import Answer, RenderItems, answer_cache, plan_cache
+from recsvc.answer_cache import Answer, AnswerCache, RenderItems
 from recsvc.config import Settings
 from recsvc.errors import ConfigError, EventStoreError
 from recsvc.events import (
@@ -47,14 +45,14 @@ from recsvc.recommend import (
     Activity,
     CartQuery,
     Context,
-    Plan,
     RankingConfig,
+    Recommendation,
     RelatedQuery,
     ServingIndex,
     UserQuery,
-    cart_plan,
-    next_purchase_plan,
-    related_plan,
+    cart,
+    next_purchase,
+    related,
 )
 
 log = logging.getLogger(__name__)
@@ -119,8 +117,7 @@ class Recommender:
         self.store = store
         self.writer = writer
         self.metrics = metrics
-        self.answers = answer_cache(settings.answer_cache_size, metrics)
-        self.plans = plan_cache(settings.plan_cache_size, metrics)
+        self.answers = AnswerCache(settings.answer_cache_size, metrics)
         self.experiment = Experiment(settings.experiment_name, tuple(settings.arms))
         self.hasher = KeyedHasher.from_secret(settings.user_hash_key.get_secret_value())
         for arm in self.experiment.arms:
@@ -138,13 +135,13 @@ class Recommender:
             now = personal.now if query.user_id is not None or recent else None
             return replace(query, now=now, recent=recent, demote=personal.demote)
 
-        return self._serve("related", visitor, query.context, personalise, related_plan)
+        return self._serve("related", visitor, query.context, personalise, related)
 
     def cart(self, query: CartQuery, visitor: Visitor) -> Served:
         def personalise(personal: Personal) -> CartQuery:
             return replace(query, demote=personal.demote) if personal.demote else query
 
-        return self._serve("cart", visitor, query.context, personalise, cart_plan)
+        return self._serve("cart", visitor, query.context, personalise, cart)
 
     def next_purchase(self, query: UserQuery, visitor: Visitor) -> Served:
         def personalise(personal: Personal) -> UserQuery:
@@ -155,7 +152,7 @@ class Recommender:
                 demote=personal.demote,
             )
 
-        return self._serve("next_purchase", visitor, query.context, personalise, next_purchase_plan)
+        return self._serve("next_purchase", visitor, query.context, personalise, next_purchase)
 
     def _serve(
         self,
@@ -163,10 +160,9 @@ class Recommender:
         visitor: Visitor,
         context: Context,
         personalise: Callable[[Personal], QueryT],
-        plan: Callable[[ServingIndex, QueryT, RankingConfig], Plan],
+        rank: Callable[[ServingIndex, QueryT, RankingConfig], Recommendation],
     ) -> Served:
-        """Assign the arm, read the visitor's activity, rank (or reuse the answer, or the
-        visitor's plan when only contact fatigue changed), log the impression."""
+        """Assign the arm, read the visitor's activity, rank (or reuse), log the impression."""
         live = self.holder.current
         recommendation_id = new_id()
         assignment = self.experiment.assign(
@@ -180,21 +176,17 @@ class Recommender:
         # the query's repr: equal for equal queries (dataclasses of plain values; a set
         # printed in another order only costs a miss), and a string the GC does not track
         key = f"{strategy}:{query!r}"
-
-        def ranked() -> Answer:
-            def planned() -> Plan:
-                return plan(live.index, query, config)
-
-            if visitor.subject is None:  # no contact fatigue: a plan would be ranked once
-                found = planned()
-            else:
-                without = f"{strategy}:{replace(query, demote=frozenset())!r}"
-                found = self.plans.get(live, endpoint, without, planned)
-            return Answer.of(
-                found.rank(query.demote), live.index, self.render_items, assignment.propensity
-            )
-
-        answer = self.answers.get(live, endpoint, key, ranked)
+        answer = self.answers.answer(
+            live,
+            endpoint,
+            key,
+            lambda: Answer.of(
+                rank(live.index, query, config),
+                live.index,
+                self.render_items,
+                assignment.propensity,
+            ),
+        )
         served = Served(
             recommendation_id,
             live.version,

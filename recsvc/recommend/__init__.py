@@ -7,8 +7,7 @@
     next_purchase(index, UserQuery("17850", now=unix_seconds))
 """
 
-from recsvc.recommend.cart import cart, cart_plan
-from recsvc.recommend.chain import Plan
+from recsvc.recommend.cart import cart
 from recsvc.recommend.config import (
     DEFAULT_CONFIG,
     POPULAR_CONFIG,
@@ -21,7 +20,7 @@ from recsvc.recommend.config import (
 )
 from recsvc.recommend.context import HOUR_BANDS, hour_band
 from recsvc.recommend.index import ServingIndex, build_index
-from recsvc.recommend.next_purchase import next_purchase, next_purchase_plan
+from recsvc.recommend.next_purchase import next_purchase
 from recsvc.recommend.query import (
     Activity,
     CartQuery,
@@ -32,7 +31,7 @@ from recsvc.recommend.query import (
     Slot,
     UserQuery,
 )
-from recsvc.recommend.related import related, related_plan
+from recsvc.recommend.related import related
 from recsvc.recommend.sources import SOURCES
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "CrossSellWeights",
     "Filters",
     "MixConfig",
-    "Plan",
     "RankingConfig",
     "Recommendation",
     "RelatedQuery",
@@ -58,10 +56,7 @@ __all__ = [
     "UserQuery",
     "build_index",
     "cart",
-    "cart_plan",
     "hour_band",
     "next_purchase",
-    "next_purchase_plan",
     "related",
-    "related_plan",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -52,30 +53,22 @@ NO_HISTORY = History(
 )
 
 
-def depth(k: int, demoted: int) -> int:
-    """How many candidates each source returns for k slots and `demoted` demoted items
-    (`recsvc.recommend.chain`)."""
-    step = 2 * k
-    return step * (2 + demoted // step)
-
-
 @dataclass(frozen=True)
 class Request:
     """A query resolved against one ServingIndex, in index space.
 
     `allowed[i]` is False for items no source may return (filters, exclude list, the
-    query's own items, history the user will not buy again). `seeds` are the known items
-    the query is about (the viewed item, the cart). `depth` is how many candidates a source
-    returns (best first): the chain (`recsvc.recommend.chain`) sets it so that it can
-    always fill k slots. Contact fatigue is not part of it: the chain applies it, so the
-    same sources serve any set of demoted items.
+    query's own items, history the user will not buy again). `demoted[i]` marks contact-fatigued
+    items, which the chain places after all others. `seeds` are the known items the query
+    is about (the viewed item, the cart). `depth` is how many candidates a source needs to
+    return so that the chain can always fill k slots.
     """
 
     k: int
-    depth: int
     context: Context
     config: RankingConfig
     allowed: BoolArray
+    demoted: BoolArray
     seeds: IntArray
     recent: tuple[RecentItem, ...] = ()
     user: int | None = None
@@ -83,6 +76,10 @@ class Request:
     now: int | None = None
     country: str = ""
     category: str = ""
+
+    @cached_property
+    def depth(self) -> int:
+        return 2 * self.k + int(np.count_nonzero(self.demoted))
 
 
 @dataclass(frozen=True)

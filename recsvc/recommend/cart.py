@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recsvc.recommend.chain import Plan
+from recsvc.recommend.chain import run_chain
 from recsvc.recommend.config import DEFAULT_CONFIG, RankingConfig
 from recsvc.recommend.filters import known_items
 from recsvc.recommend.index import ServingIndex
@@ -21,14 +21,6 @@ def cart(
     Never returns a cart item. Unknown cart items are ignored; with none known, only the
     fallback runs ("popular_in_category" for `context.category`, then "popular").
     """
-    return cart_plan(index, query, config).rank(query.demote)
-
-
-def cart_plan(
-    index: ServingIndex, query: CartQuery, config: RankingConfig = DEFAULT_CONFIG
-) -> Plan:
-    """The resolved request and chain of `cart` for `query`, its `demote` set aside:
-    `.rank(query.demote)` of it is `cart(index, query, config)`."""
     seeds = known_items(index, query.items)
     user = resolve_user(index, query.user_id)
     request = make_request(
@@ -37,9 +29,10 @@ def cart_plan(
         k=query.k,
         context=query.context,
         filters=query.filters,
+        demote=query.demote,
         seeds=seeds,
         blocked=never_again(index, config.repurchase, merge_history(index, user, ()), None),
         user=user,
     )
     steps = config.cart_chain if seeds.size else ()
-    return Plan(index, request, steps, config.fallback)
+    return run_chain(index, request, steps, config.fallback)

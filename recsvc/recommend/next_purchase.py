@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recsvc.recommend.chain import Plan
+from recsvc.recommend.chain import run_chain
 from recsvc.recommend.config import DEFAULT_CONFIG, MixConfig, RankingConfig, Step
 from recsvc.recommend.index import ServingIndex
 from recsvc.recommend.query import Recommendation, UserQuery
@@ -30,14 +30,6 @@ def next_purchase(
     and segment. History the user would not buy again, and items bought in recent activity
     unless already due again at `query.now`, are never returned.
     """
-    return next_purchase_plan(index, query, config).rank(query.demote)
-
-
-def next_purchase_plan(
-    index: ServingIndex, query: UserQuery, config: RankingConfig = DEFAULT_CONFIG
-) -> Plan:
-    """The resolved request and chain of `next_purchase` for `query`, its `demote` set aside:
-    `.rank(query.demote)` of it is `next_purchase(index, query, config)`."""
     user = resolve_user(index, query.user_id)
     recent = resolve_recent(index, query.recent)
     history = merge_history(index, user, recent)
@@ -47,10 +39,11 @@ def next_purchase_plan(
         k=query.k,
         context=query.context,
         filters=query.filters,
+        demote=query.demote,
         blocked=never_again(index, config.repurchase, history, query.now),
         recent=recent,
         user=user,
         history=history,
         now=query.now,
     )
-    return Plan(index, request, choose_chain(index, config.mix, user), config.fallback)
+    return run_chain(index, request, choose_chain(index, config.mix, user), config.fallback)

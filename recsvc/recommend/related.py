@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsvc.recommend.chain import Plan
+from recsvc.recommend.chain import run_chain
 from recsvc.recommend.config import DEFAULT_CONFIG, RankingConfig
 from recsvc.recommend.index import ServingIndex
 from recsvc.recommend.query import Recommendation, RelatedQuery
@@ -33,14 +33,6 @@ def related(
     fallback: strategies "popular_in_category" (when `context.category` is given) and
     "popular".
     """
-    return related_plan(index, query, config).rank(query.demote)
-
-
-def related_plan(
-    index: ServingIndex, query: RelatedQuery, config: RankingConfig = DEFAULT_CONFIG
-) -> Plan:
-    """The resolved request and chain of `related` for `query`, its `demote` set aside:
-    `.rank(query.demote)` of it is `related(index, query, config)`."""
     item = index.catalog.position.get(query.item_id)
     user = resolve_user(index, query.user_id)
     recent = resolve_recent(index, query.recent)
@@ -51,6 +43,7 @@ def related_plan(
         k=query.k,
         context=query.context,
         filters=query.filters,
+        demote=query.demote,
         seeds=NO_ITEMS if item is None else np.array([item], dtype=np.int64),
         blocked=never_again(index, config.repurchase, history, query.now),
         recent=recent,
@@ -60,4 +53,4 @@ def related_plan(
         category="" if item is None else most_specific_category(index, item),
     )
     steps = () if item is None else config.related_chain
-    return Plan(index, request, steps, config.fallback)
+    return run_chain(index, request, steps, config.fallback)

@@ -10,16 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recsvc.recommend.candidates import (
-    NO_HISTORY,
-    History,
-    IntArray,
-    RecentItem,
-    Request,
-    depth,
-)
+from recsvc.recommend.candidates import NO_HISTORY, History, IntArray, RecentItem, Request
 from recsvc.recommend.config import RankingConfig
-from recsvc.recommend.filters import allowed_mask, known_items
+from recsvc.recommend.filters import allowed_mask, id_mask, known_items
 from recsvc.recommend.index import ServingIndex
 from recsvc.recommend.query import Activity, Context, Filters
 
@@ -51,6 +44,7 @@ def make_request(
     k: int,
     context: Context,
     filters: Filters,
+    demote: frozenset[str],
     seeds: IntArray = NO_ITEMS,
     blocked: IntArray = NO_ITEMS,
     recent: tuple[RecentItem, ...] = (),
@@ -61,7 +55,7 @@ def make_request(
 ) -> Request:
     """A Request whose `allowed` mask removes filtered items, the seeds, the context's
     cart items and `blocked`. Country: the context's, else the known user's; category:
-    the context's, else `category`; its depth, that of a chain without demoted items."""
+    the context's, else `category`."""
     allowed = allowed_mask(index, filters)
     allowed[seeds] = False
     allowed[known_items(index, context.cart_items)] = False
@@ -71,10 +65,10 @@ def make_request(
         country = str(index.users.countries[user])
     return Request(
         k=k,
-        depth=depth(k, 0),
         context=context,
         config=config,
         allowed=allowed,
+        demoted=id_mask(index, demote),
         seeds=seeds,
         recent=recent,
         user=user,

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from bundle_builder import NOW, TINY_GLOBAL
 
-from recsvc.recommend import (
-    SOURCES,
-    MixConfig,
-    RankingConfig,
-    ServingIndex,
-    Step,
-    UserQuery,
-    chain,
-    next_purchase,
-    next_purchase_plan,
-)
-from recsvc.recommend.candidates import Candidates, Request, depth
-from recsvc.recommend.chain import Plan
+from recsvc.recommend import MixConfig, RankingConfig, ServingIndex, Step, UserQuery, next_purchase
+from recsvc.recommend.chain import run_chain
 from recsvc.recommend.query import Context, Filters
 from recsvc.recommend.resolve import make_request
 
@@ -74,48 +61,10 @@ def test_every_slot_records_a_source_of_the_chain(tiny_index: ServingIndex) -> N
 
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_chain_without_steps_is_the_fallback(tiny_index: ServingIndex, k: int) -> None:
-    request = make_request(tiny_index, RankingConfig(), k=k, context=Context(), filters=Filters())
-    result = Plan(tiny_index, request, (), ("popular",)).rank(frozenset())
+    request = make_request(
+        tiny_index, RankingConfig(), k=k, context=Context(), filters=Filters(), demote=frozenset()
+    )
+    result = run_chain(tiny_index, request, (), ("popular",))
     assert [s.item_index for s in result.items] == list(TINY_GLOBAL[:k])
     assert [s.rank for s in result.items] == list(range(1, k + 1))
     assert np.all(np.diff([s.score for s in result.items]) <= 0)
-
-
-@pytest.mark.parametrize(
-    ("k", "demoted", "expected"),
-    [(10, 0, 40), (10, 19, 40), (10, 20, 60), (10, 39, 60), (1, 0, 4), (1, 3, 6), (3, 7, 18)],
-)
-def test_sources_run_deep_enough_for_the_demoted_items_in_steps_of_2k(
-    k: int, demoted: int, expected: int
-) -> None:
-    assert depth(k, demoted) == expected >= 2 * k + demoted
-
-
-def test_a_plan_reuses_its_sources_until_demotions_call_for_more_depth(
-    tiny_index: ServingIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[str, int]] = []
-    sources = dict(SOURCES)
-    monkeypatch.setattr(chain, "SOURCES", sources)
-    for name in ("buy_again", "cross_sell", "popular"):
-
-        def counted(index: ServingIndex, request: Request, name: str = name) -> Candidates:
-            calls.append((name, request.depth))
-            return SOURCES[name](index, request)
-
-        sources[name] = counted
-    query = UserQuery("u1", now=NOW, k=2)
-    config = RankingConfig(
-        mix=MixConfig(segments={}, default=(Step("buy_again", 0.5), Step("cross_sell")))
-    )
-    plan = next_purchase_plan(tiny_index, query, config)
-    first = plan.rank(frozenset())
-    assert calls == [("buy_again", 8), ("cross_sell", 8)]  # depth(2, 0)
-    shown = frozenset(first.item_ids)
-    again = plan.rank(shown)  # 2 demoted: still depth 8, nothing recomputed
-    assert len(calls) == 2 and not shown & {again.item_ids[0]}
-    more = shown | {"i01", "i02"}  # 4 demoted: depth 12, the sources run again
-    deeper = plan.rank(more)
-    assert calls[2:] == [("buy_again", 12), ("cross_sell", 12)]
-    assert again == next_purchase(tiny_index, replace(query, demote=shown), config)
-    assert deeper == next_purchase(tiny_index, replace(query, demote=more), config)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from itertools import groupby
-from typing import Any
 
 import numpy as np
 from bundle_builder import DAY, NOW, TINY_ITEMS
@@ -22,19 +21,10 @@ from recsvc.recommend import (
     ServingIndex,
     UserQuery,
     cart,
-    cart_plan,
     next_purchase,
-    next_purchase_plan,
     related,
-    related_plan,
 )
 from recsvc.recommend.filters import allowed_mask
-
-RANKERS: dict[str, tuple[Any, Any]] = {
-    "related": (related, related_plan),
-    "cart": (cart, cart_plan),
-    "next_purchase": (next_purchase, next_purchase_plan),
-}
 
 ITEM_IDS = [row[0] for row in TINY_ITEMS]
 item_ids = st.sampled_from([*ITEM_IDS, "unknown-1", "unknown-2"])
@@ -191,28 +181,3 @@ def test_next_purchase_invariants(tiny_index: ServingIndex, query: UserQuery) ->
     due_again = {s.item_id for s in result.items if s.strategy == "buy_again_due"}
     assert not (just_bought - due_again) & set(result.item_ids)
     assert next_purchase(tiny_index, query) == result
-
-
-demote_sequences = st.lists(item_sets, min_size=1, max_size=4)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.one_of(
-        st.tuples(st.just("related"), related_queries),
-        st.tuples(st.just("cart"), cart_queries),
-        st.tuples(st.just("next_purchase"), user_queries),
-    ),
-    demote_sequences,
-)
-def test_a_plan_ranked_again_under_other_demotions_equals_ranking_afresh(
-    tiny_index: ServingIndex,
-    endpoint_query: tuple[str, RelatedQuery | CartQuery | UserQuery],
-    demotions: list[frozenset[str]],
-) -> None:
-    """What lets the service keep a visitor's plan while contact fatigue changes."""
-    endpoint, query = endpoint_query
-    rank, make_plan = RANKERS[endpoint]
-    plan = make_plan(tiny_index, query)
-    for demote in demotions:
-        assert plan.rank(demote) == rank(tiny_index, replace(query, demote=demote))
