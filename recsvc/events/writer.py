@@ -155,18 +155,23 @@ class StoreWriter:
     def _run(self) -> None:
         while True:
             batch, jobs, stop = self._next_batch()
-            try:
-                if batch:
-                    self._last_write = time.monotonic()
+            if batch:
+                self._last_write = time.monotonic()
+                try:
                     self._write(batch)
-                if jobs:
+                except Exception as exc:  # a bug, not the store's: count it, keep writing
+                    log.exception("impression log writer failed")
+                    self.failed += len(batch)
+                    self._report(f"{len(batch)} impressions not logged: {exc!r}")
+            if jobs:
+                try:
                     self._store_events(jobs)
-            except Exception as exc:  # a bug, not the store's: requests must not wait forever
-                log.exception("impression log writer failed")
-                for job in jobs:
-                    if not job.done.is_set():
-                        job.error = EventStoreUnavailableError(f"events not stored: {exc!r}")
-                        job.done.set()
+                except Exception as exc:  # a bug: requests must not wait forever
+                    log.exception("event writer failed")
+                    for job in jobs:
+                        if not job.done.is_set():
+                            job.error = EventStoreUnavailableError(f"events not stored: {exc!r}")
+                            job.done.set()
             if stop:
                 return
 

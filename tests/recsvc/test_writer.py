@@ -178,3 +178,21 @@ def test_a_bug_in_a_write_fails_those_requests_and_the_writer_keeps_going() -> N
     broken[0] = False
     assert log.store_events([click], timeout=5.0).accepted == 1  # the writer still runs
     log.close()
+
+
+def test_a_bug_in_an_impression_write_is_counted_and_the_writer_keeps_going() -> None:
+    calls = [0]
+
+    def fail_once() -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("not a store error")
+
+    store = WrappedStore(fail_once)
+    log = StoreWriter(store)  # type: ignore[arg-type]
+    log.submit(imp("lost", ["a"], 0).logged())
+    log.flush(timeout=5.0)
+    log.submit(imp("kept", ["b"], 1).logged())
+    log.flush(timeout=5.0)
+    assert log.failed == 1 and store.batches == [1]
+    log.close()
