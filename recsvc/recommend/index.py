@@ -13,7 +13,7 @@ matrices keep their stored float dtype. Build checks every index array's range a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,10 +157,16 @@ class ServingIndex:
     user_features: UserFeatures
     popularity: PopularityIndex
     repurchase: RepurchaseIndex
+    _memo: dict[Hashable, dict[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_items(self) -> int:
         return len(self.catalog.item_ids)
+
+    def memo(self, key: Hashable) -> dict[Any, Any]:
+        """A dict kept with this index (and dropped with it at a swap) for what is derived
+        from it lazily, e.g. blended seed rows per weights (`recsvc.recommend.blend`)."""
+        return self._memo.setdefault(key, {})
 
 
 def build_index(bundle: Bundle, *, hybrid_neighbors: int = 50) -> ServingIndex:

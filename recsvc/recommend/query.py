@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from recsvc.errors import InvalidQueryError
 
@@ -192,9 +192,9 @@ class UserQuery:
         _check_ids(self.demote, "demote")
 
 
-@dataclass(frozen=True)
-class Slot:
-    """One recommended item.
+class Slot(NamedTuple):
+    """One recommended item (a named tuple: built for every slot of every ranked answer,
+    it costs half a frozen dataclass).
 
     `score` is in [0, 1], relative to the best candidate of the chain step that filled the
     slot; it is non-increasing within a run of slots of the same `source`. `source` is the

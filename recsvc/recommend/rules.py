@@ -112,7 +112,11 @@ def single_rules(rules: RuleIndex, seeds: IntArray) -> tuple[IntArray, IntArray]
 def contained_rules(rules: RuleIndex, cart: IntArray) -> IntArray:
     """Rows of the multi-item rules whose whole antecedent is in `cart` (distinct items),
     ascending. A rule is contained iff every one of its antecedent items hit it."""
-    _, flat = csr_gather(rules.member_indptr, cart)
-    hit_rows, hits = np.unique(rules.member_rows[flat], return_counts=True)
-    contained: IntArray = hit_rows[hits == rules.lengths[hit_rows]]
+    bounds = rules.member_indptr
+    hits = [rules.member_rows[bounds[item] : bounds[item + 1]] for item in cart.tolist()]
+    rows = np.sort(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+    last = np.flatnonzero(np.r_[rows[1:] != rows[:-1], True]) if rows.size else rows
+    counts = np.diff(last, prepend=-1)  # hits per distinct row: runs of the sorted rows
+    distinct = rows[last]
+    contained: IntArray = distinct[counts == rules.lengths[distinct]]
     return contained

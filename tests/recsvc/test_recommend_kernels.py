@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from recsvc.artifacts import Part, load_bundle
 from recsvc.errors import ContractError
 from recsvc.recommend import ServingIndex, build_index
-from recsvc.recommend.blend import aggregate
+from recsvc.recommend.blend import ITEM_SOURCES, Seeds, aggregate, blend
 from recsvc.recommend.candidates import csr_gather, top_dense
+from recsvc.recommend.config import BlendWeights
 from recsvc.recommend.neighbors import LazyNeighbors
 from recsvc.recommend.rules import contained_rules, single_rules
 
@@ -134,3 +135,93 @@ def test_hour_bands_of_another_training_run_are_refused(tmp_path: Path) -> None:
     parts = [Part(p.name, p.arrays, shifted) if p is popularity else p for p in parts]
     with pytest.raises(ContractError, match="hour_bands"):
         build_index(load_bundle(write_bundle(tmp_path / "bands", parts)))
+
+
+def _blend_oracle(
+    index: ServingIndex, seeds: list[tuple[int, float]], weights: BlendWeights, allowed: list[bool]
+) -> dict[int, list[tuple[float, int, int]]]:
+    """The blend module's docstring, one seed, source and candidate at a time: every
+    contribution to each allowed candidate, as (value, source code, seed position)."""
+    prior = index.popularity.share**weights.popularity
+    assert index.hybrid_neighbors is not None
+    found: dict[int, list[tuple[float, int, int]]] = {}
+    for position, (seed, seed_weight) in enumerate(seeds):
+        _, rules = single_rules(index.rules, np.array([seed], dtype=np.int64))
+        hybrid = index.hybrid_neighbors.rows(np.array([seed], dtype=np.int64))
+        tables = [
+            (index.rules.consequents[rules], index.rules.strength[rules]),
+            (index.itemknn.items[seed], index.itemknn.scores[seed]),
+            (index.als_neighbors.items[seed], index.als_neighbors.scores[seed]),
+            (hybrid.items[0], hybrid.scores[0]),
+        ]
+        source_weights = [weights.rules, weights.itemknn, weights.als, weights.hybrid]
+        for code, ((items, raw), weight) in enumerate(zip(tables, source_weights, strict=True)):
+            scores = {
+                int(c): max(float(v), 0.0) * float(prior[c])
+                for c, v in zip(items.tolist(), raw.tolist(), strict=True)
+                if c >= 0
+            }
+            top = max(scores.values(), default=0.0)
+            if weight <= 0 or top <= 0:
+                continue
+            for candidate, score in scores.items():
+                value = weight * seed_weight * score / top
+                if candidate != seed and allowed[candidate] and value > 0:
+                    found.setdefault(candidate, []).append((value, code, position))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_blend_matches_the_docstring_oracle(tiny_index: ServingIndex, data: st.DataObject) -> None:
+    n_items = tiny_index.n_items
+    seeds = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, n_items - 1), st.sampled_from([1.0, 0.3, 0.21, 0.7])),
+            min_size=1,
+            max_size=5,
+            unique_by=lambda seed: seed[0],
+        )
+    )
+    source_weight = st.sampled_from([0.0, 0.3, 0.8, 1.0])
+    weights = BlendWeights(
+        rules=data.draw(source_weight),
+        itemknn=data.draw(source_weight),
+        als=data.draw(source_weight),
+        hybrid=data.draw(source_weight),
+        popularity=data.draw(st.sampled_from([0.0, 0.5, 1.0])),
+    )
+    allowed = data.draw(st.lists(st.booleans(), min_size=n_items, max_size=n_items))
+    depth = data.draw(st.integers(1, n_items))
+    found = blend(
+        tiny_index,
+        Seeds(
+            np.array([s for s, _ in seeds], dtype=np.int64),
+            np.array([w for _, w in seeds]),
+            tuple(None if w == 1 else "view" for _, w in seeds),
+        ),
+        weights,
+        np.array(allowed),
+        depth,
+    )
+    contributions = _blend_oracle(tiny_index, seeds, weights, allowed)
+    sums = {item: sum(value for value, _, _ in rows) for item, rows in contributions.items()}
+    oracle = sorted(sums, key=lambda item: (-sums[item], item))[:depth]
+    got = found.items.tolist()
+    assert len(got) == len(oracle) == len(set(got))
+    # the oracle's order, up to sums rounded in another order: equal sums at each position
+    assert [sums[item] for item in got] == pytest.approx([sums[item] for item in oracle])
+    assert found.scores.tolist() == pytest.approx([sums[item] / sums[oracle[0]] for item in got])
+    label = tiny_index.catalog.label
+    for position, item in enumerate(got):
+        largest = max(value for value, _, _ in contributions[item])
+        # the (source, seed) of the largest contribution; exact ties go to the earlier
+        # source, then the earlier seed, but sums rounded in another order may turn a tie
+        # into a near one: any contribution within rounding of the largest is accepted
+        ties = [
+            (ITEM_SOURCES[code], f"'{label(seeds[seed][0])}'")
+            for value, code, seed in contributions[item]
+            if value == pytest.approx(largest, rel=1e-12)
+        ]
+        strategy, reason = found.explain(position)
+        assert any(strategy == name and phrase in reason for name, phrase in ties)
