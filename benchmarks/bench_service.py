@@ -16,9 +16,12 @@ time.
    saturation is measured just before because the service's cost per request grows with
    the impressions the earlier runs logged for the same visitors.
 4. Reload under load: the load mix (related 50 %, cart 20 %, next purchase 20 %, events
-   10 %) at half its estimated saturation rate; meanwhile `current` is swapped twice to
-   copies of the bundle and `POST /v1/admin/reload` called. Target: 0 failed requests and
-   the service on the last copy at the end.
+   10 %) closed-loop (`--seconds`), then at half of that run's req/s for
+   `--reload-seconds`; meanwhile `current` is swapped twice to copies of the bundle and
+   `POST /v1/admin/reload` called. Target: 0 failed requests and the service on the last
+   copy at the end. (The mix's saturation estimated from the endpoints' medians of step 2
+   is recorded too; it overestimates the mix, whose visitors have collected impressions
+   by then: at half of it the mix ran at a p50 of ~60 ms before any reload.)
 5. Memory: the service's RSS (all processes) idle with the bundle loaded and at its peak.
 6. With `--profile-with PY_SPY`: py-spy (GIL-holding samples) over a closed-loop run of
    each endpoint, samples grouped by where the time goes (`PROFILE_RULES`).
@@ -539,7 +542,10 @@ def run(options: Options) -> dict[str, Any]:
                 saturated = saturation(setup, options)
                 half = half_saturation(setup, options)
                 mix_saturation = mix_rate(saturated["median_rps"], LOAD_MIX)
-                reload = reload_under_load(setup, options, mix_saturation / 2)
+                mix_closed = closed_loop(setup.ours, setup.files["mix"], options=options)
+                drain_impressions(setup.ours)
+                print(f"load mix saturated at {mix_closed.rps:.0f}/s")
+                reload = reload_under_load(setup, options, mix_closed.rps / 2)
                 profiles = (
                     profile_endpoints(setup, options, options.profile_with, saturated["median_rps"])
                     if options.profile_with
@@ -573,6 +579,7 @@ def run(options: Options) -> dict[str, Any]:
         "half_saturation": half,
         "load_mix": dict(LOAD_MIX),
         "mix_saturation_estimate_rps": round(mix_saturation, 1),
+        "mix_saturated_just_before_reload": mix_closed.to_dict(),
         "reload_under_load": reload,
         "profile": profiles,
         "targets": targets(saturated, half, reload),
