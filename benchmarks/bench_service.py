@@ -79,6 +79,7 @@ from loadgen import (
     cpu_figures,
     drain_impressions,
     free_port,
+    gc_pauses_delta,
     http_json,
     latency_delta,
     latency_per_route,
@@ -202,6 +203,7 @@ def measured_run(
         result["answer_cache"] = answer_cache_delta(
             answer_cache_counts(before), answer_cache_counts(after)
         )
+        result["gc_pauses"] = gc_pauses_delta(before, after)
     return result | cpu_figures(server.cpu_seconds() - cpu_before, result)
 
 

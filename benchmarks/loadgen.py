@@ -575,21 +575,43 @@ def scrape_metrics(base_url: str) -> list[Sample]:
     return samples
 
 
-def latency_per_route(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
-    """The service's own request histogram per endpoint route: count, sum of seconds, and
-    cumulative bucket counts (`le` → count)."""
-    per_route: dict[str, dict[str, float]] = {}
-    for name, labels, value in samples:
-        if not name.startswith("recsvc_request_seconds_"):
+def histogram_by(samples: Sequence[Sample], name: str, label: str) -> dict[str, dict[str, float]]:
+    """Histogram `name` per value of `label`: count, sum, and cumulative bucket counts
+    (`le` → count, keyed `le_<bound>`)."""
+    per_value: dict[str, dict[str, float]] = {}
+    for sample, labels, value in samples:
+        if not sample.startswith(name + "_"):
             continue
-        entry = per_route.setdefault(labels.get("endpoint", ""), {})
-        if name.endswith("_bucket"):
+        entry = per_value.setdefault(labels.get(label, ""), {})
+        if sample.endswith("_bucket"):
             entry[f"le_{labels['le']}"] = value
-        elif name.endswith("_count"):
+        elif sample.endswith("_count"):
             entry["count"] = value
-        elif name.endswith("_sum"):
+        elif sample.endswith("_sum"):
             entry["sum"] = value
-    return per_route
+    return per_value
+
+
+def latency_per_route(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """The service's own request histogram per endpoint route."""
+    return histogram_by(samples, "recsvc_request_seconds", "endpoint")
+
+
+def gc_pauses_delta(before: Sequence[Sample], after: Sequence[Sample]) -> dict[str, Any]:
+    """Per generation, between two scrapes of `recsvc_gc_pause_seconds`: collections, total
+    ms, and how many took over 10 ms (the service's timer cannot see them)."""
+    name = "recsvc_gc_pause_seconds"
+    then = histogram_by(before, name, "generation")
+    summary: dict[str, Any] = {}
+    for generation, now in sorted(histogram_by(after, name, "generation").items()):
+        old = then.get(generation, {})
+        count = now.get("count", 0.0) - old.get("count", 0.0)
+        summary[generation] = {
+            "collections": int(count),
+            "total_ms": round(1000 * (now.get("sum", 0.0) - old.get("sum", 0.0)), 1),
+            "over_10ms": int(count - (now.get("le_0.01", 0.0) - old.get("le_0.01", 0.0))),
+        }
+    return summary
 
 
 def answer_cache_counts(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:

@@ -62,6 +62,13 @@ class Metrics:
         self.events = Counter(
             "recsvc_events_total", "Storefront events", ["type", "outcome"], registry=r
         )
+        self.gc_pauses = Histogram(
+            "recsvc_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector (every thread waits)",
+            ["generation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def child(self, metric: M, *labels: str) -> M:
         """`metric.labels(*labels)`, remembered: the request path asks for the same few

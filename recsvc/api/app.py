@@ -30,6 +30,7 @@ from recsvc.events import EventStore
 from recsvc.events.reopening import ReopeningStore
 from recsvc.events.retention import RetentionJob
 from recsvc.events.writer import StoreWriter
+from recsvc.gc_timer import GcPauseTimer
 from recsvc.live import BundleHolder
 from recsvc.logs import configure_logging
 from recsvc.metrics import Metrics
@@ -70,7 +71,8 @@ def create_app(settings: Settings, *, store: EventStore | None = None) -> FastAP
         holder.start_polling(settings.reload_poll_seconds)
         retention.start()
         try:
-            yield
+            with GcPauseTimer(metrics.gc_pauses):
+                yield
         finally:
             holder.stop()
             retention.stop()
