@@ -27,9 +27,11 @@ time.
    each endpoint, samples grouped by where the time goes (`PROFILE_RULES`).
 
 Every run also records the server's CPU time per request (from /proc, counting only what
-the server itself ran) and the cores it got: `cpu_efficiency_ratio_to_bare` compares CPU
-per request, which other processes on the shared cores do not distort the way they
-distort req/s. `--app module:app --app-dir DIR` benchmarks a variant of the service.
+the server itself ran), for the service its own latency view, answer-cache hits and
+garbage-collector pauses (from its /metrics), and the cores it got:
+`cpu_efficiency_ratio_to_bare` compares CPU per request, which other processes on the
+shared cores do not distort the way they distort req/s. `--app module:app --app-dir DIR`
+benchmarks a variant of the service.
 
 After each run against the service, one event is posted: the event route first flushes
 the impression log, so the next run does not pay for this one's impression backlog (the
