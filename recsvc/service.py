@@ -133,6 +133,8 @@ class Recommender:
             # the ranking time only acts on a history (a user's or recent activity); without
             # one, leaving it out keeps the answer reusable from one minute to the next
             now = personal.now if query.user_id is not None or recent else None
+            if (now, recent, personal.demote) == (query.now, query.recent, query.demote):
+                return query  # an anonymous product page: nothing to personalise
             return replace(query, now=now, recent=recent, demote=personal.demote)
 
         return self._serve("related", visitor, query.context, personalise, related)
