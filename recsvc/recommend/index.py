@@ -13,9 +13,9 @@ matrices keep their stored float dtype. Build checks every index array's range a
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,6 +92,20 @@ class UserFeatures:
     biases: NDArray[np.floating[Any]]
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+def _kept(memo: dict[K, FloatArray], key: K, compute: Callable[[], FloatArray]) -> FloatArray:
+    """`memo[key]`, computed (and made read-only) on first use: per-item priors that a
+    ranking config asks for with the same few parameters on every request."""
+    found = memo.get(key)
+    if found is None:
+        found = compute()
+        found.flags.writeable = False
+        memo[key] = found
+    return found
+
+
 @dataclass(frozen=True)
 class PopularityIndex:
     """Global and trending rankings, and rankings per group key (`POPULARITY_GROUPS`).
@@ -109,12 +123,7 @@ class PopularityIndex:
 
     def prior(self, beta: float) -> FloatArray:
         """`share ** beta`, read-only, computed once per exponent (a ranking config has one)."""
-        found = self._priors.get(beta)
-        if found is None:
-            found = self.share**beta
-            found.flags.writeable = False
-            self._priors[beta] = found
-        return found
+        return _kept(self._priors, beta, lambda: self.share**beta)
 
 
 @dataclass(frozen=True)
@@ -132,13 +141,13 @@ class RepurchaseIndex:
     def rate_prior(self, exponent: float, floor: float) -> FloatArray:
         """`(repeat rate + floor) ** exponent` per item (an unknown or negative rate counts
         as 0), read-only, computed once per (exponent, floor)."""
-        found = self._priors.get((exponent, floor))
-        if found is None:
+
+        def compute() -> FloatArray:
             rate = np.maximum(np.nan_to_num(self.repeat_rate, nan=0.0), 0.0)
-            found = (rate + floor) ** exponent
-            found.flags.writeable = False
-            self._priors[exponent, floor] = found
-        return found
+            prior: FloatArray = (rate + floor) ** exponent
+            return prior
+
+        return _kept(self._priors, (exponent, floor), compute)
 
 
 @dataclass(frozen=True)
