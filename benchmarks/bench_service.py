@@ -23,7 +23,11 @@ time.
    is recorded too; it overestimates the mix, whose visitors have collected impressions
    by then: at half of it the mix ran at a p50 of ~60 ms before any reload.)
 5. Memory: the service's RSS (all processes) idle with the bundle loaded and at its peak.
-6. With `--profile-with PY_SPY`: py-spy (GIL-holding samples) over a closed-loop run of
+6. Serving floor (skip with `--no-floor`): the service with ranking that costs nothing
+   (`benchmarks/free_ranking_app.py`: every query answered with the first one's
+   recommendation, all else unchanged), in closed-loop rounds against the bare peer. Its
+   ratio is the most any ranking code can reach through this serving path.
+7. With `--profile-with PY_SPY`: py-spy (GIL-holding samples) over a closed-loop run of
    each endpoint, samples grouped by where the time goes (`PROFILE_RULES`).
 
 Every run also records the server's CPU time per request (from /proc, counting only what
@@ -58,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -102,6 +106,7 @@ from recsvc.artifacts import read_current, write_current
 
 TARGETS: Final = ("bare", "related", "cart", "next_purchase", "events")
 RATIO_TARGETS: Final = {"related": 0.7, "cart": 0.7, "next_purchase": 0.5}
+FLOOR_TARGETS: Final = tuple(RATIO_TARGETS)
 P99_TARGET_MS: Final = 10.0
 LINES_PER_FILE: Final = 20_000
 MAX_LATE_SHARE: Final = 0.01  # more late sends than this: the p99 is not trustworthy
@@ -121,6 +126,7 @@ class Options:
     seed: int
     profile_with: Path | None
     profile_dir: Path | None
+    floor: bool
 
 
 @dataclass(frozen=True)
@@ -238,11 +244,13 @@ def saturation(setup: Setup, options: Options) -> dict[str, Any]:
 
 
 def ratios_to_bare(
-    rounds: list[dict[str, Any]], figure: Callable[[Mapping[str, Any]], float]
+    rounds: list[dict[str, Any]],
+    figure: Callable[[Mapping[str, Any]], float],
+    targets: tuple[str, ...] = TARGETS[1:],
 ) -> dict[str, Any]:
     """Per endpoint: `figure` of its run ÷ `figure` of the bare run, per round and median."""
     ratios: dict[str, Any] = {}
-    for target in TARGETS[1:]:
+    for target in targets:
         per_round = [figure(r["runs"][target]) / figure(r["runs"]["bare"]) for r in rounds]
         ratios[target] = {
             "per_round": [round(x, 3) for x in per_round],
@@ -341,6 +349,46 @@ def swap_and_reload(setup: Setup, version: str, load_started: float) -> dict[str
         "status": status,
         "outcome": (body or {}).get("outcome"),
         "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def serving_floor(setup: Setup, options: Options) -> dict[str, Any]:
+    """The service with ranking that costs nothing (`benchmarks/free_ranking_app.py`), in
+    closed-loop rounds against the bare peer like `saturation`: the most any ranking code
+    can reach through this serving path. Its own server and event store; stopped after."""
+    work = setup.models.parent / "free-ranking"
+    work.mkdir(exist_ok=True)
+    floor = start_server(
+        "free-ranking",
+        "free_ranking_app:app",
+        free_port(),
+        workers=options.workers,
+        env=service_env(setup.models, work, setup.token),
+        work_dir=work,
+        app_dir=BENCH_DIR,
+        ready_path="/ready",
+    )
+    with floor:
+        floored = replace(setup, ours=floor)
+        for target in FLOOR_TARGETS:
+            run_wrk(floor.base_url, setup.files[target], seconds=3, connections=8)
+        drain_impressions(floor)
+        rounds: list[dict[str, Any]] = []
+        for number in range(options.rounds):
+            order = ("bare", *FLOOR_TARGETS)
+            order = order[number % len(order) :] + order[: number % len(order)]
+            closed = partial(closed_loop, options=options)
+            runs = {target: measured_run(floored, target, closed) for target in order}
+            rounds.append({"order": list(order), "runs": runs})
+            rates = ", ".join(f"{t} {runs[t]['rps']:.0f}/s" for t in order)
+            print(f"serving floor, round {number + 1}: {rates}")
+    return {
+        "app": "free_ranking_app:app",
+        "rounds": rounds,
+        "ratio_to_bare": ratios_to_bare(rounds, lambda run: run["rps"], FLOOR_TARGETS),
+        "cpu_efficiency_ratio_to_bare": ratios_to_bare(
+            rounds, lambda run: 1.0 / run["server_cpu_us_per_request"], FLOOR_TARGETS
+        ),
     }
 
 
@@ -559,6 +607,7 @@ def run(options: Options) -> dict[str, Any]:
                 "service_rss_mib_peak": sampler.peak(),
                 "service_rss_mib_end": ours.rss_mib(),
             }
+            floor = serving_floor(setup, options) if options.floor else None
     return {
         "machine": machine_info(load_start),
         "settings": {
@@ -586,6 +635,7 @@ def run(options: Options) -> dict[str, Any]:
         "mix_saturated_just_before_reload": mix_closed.to_dict(),
         "reload_under_load": reload,
         "profile": profiles,
+        "serving_floor": floor,
         "targets": targets(saturated, half, reload),
     }
 
@@ -643,6 +693,12 @@ def parse_args() -> Options:
     parser.add_argument(
         "--profile-dir", type=Path, default=None, help="keep py-spy's raw profiles here"
     )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the serving-floor phase (the service with ranking that costs nothing)",
+    )
     args = parser.parse_args()
     return Options(**{name: getattr(args, name) for name in Options.__dataclass_fields__})
 
@@ -652,6 +708,10 @@ def print_summary(result: Mapping[str, Any]) -> None:
         verdict = "met" if check["met"] else "NOT met"
         print(f"{name:>40}: {check['value']} (target {check['target']}) {verdict}")
     print(f"memory: {result['memory']}")
+    if result["serving_floor"]:
+        floor = result["serving_floor"]["ratio_to_bare"]
+        ratios = ", ".join(f"{name} {ratio['median']}" for name, ratio in floor.items())
+        print(f"serving floor (ranking that costs nothing), ratio to bare: {ratios}")
 
 
 if __name__ == "__main__":
