@@ -221,24 +221,32 @@ def closed_loop(server: Server, file: Path, *, options: Options) -> WrkResult:
 
 def saturation(setup: Setup, options: Options) -> dict[str, Any]:
     """Closed-loop rounds; ratios to the bare endpoint of the same round."""
-    closed = partial(closed_loop, options=options)
-
-    rounds: list[dict[str, Any]] = []
-    for number in range(options.rounds):
-        order = TARGETS[number % len(TARGETS) :] + TARGETS[: number % len(TARGETS)]
-        runs = {target: measured_run(setup, target, closed) for target in order}
-        rounds.append({"order": list(order), "runs": runs})
-        print(f"round {number + 1}: " + ", ".join(f"{t} {runs[t]['rps']:.0f}/s" for t in order))
-    median_rps = {
-        target: round(statistics.median(r["runs"][target]["rps"] for r in rounds), 1)
+    result = closed_loop_rounds(setup, options, TARGETS, "round")
+    result["median_rps"] = {
+        target: round(statistics.median(r["runs"][target]["rps"] for r in result["rounds"]), 1)
         for target in TARGETS
     }
+    return result
+
+
+def closed_loop_rounds(
+    setup: Setup, options: Options, targets: tuple[str, ...], label: str
+) -> dict[str, Any]:
+    """`options.rounds` rounds of one closed-loop run per target ("bare" first, the order
+    rotating by one each round), with each endpoint's ratios to the bare run of its round."""
+    closed = partial(closed_loop, options=options)
+    rounds: list[dict[str, Any]] = []
+    for number in range(options.rounds):
+        order = targets[number % len(targets) :] + targets[: number % len(targets)]
+        runs = {target: measured_run(setup, target, closed) for target in order}
+        rounds.append({"order": list(order), "runs": runs})
+        print(f"{label} {number + 1}: " + ", ".join(f"{t} {runs[t]['rps']:.0f}/s" for t in order))
+    endpoints = targets[1:]
     return {
         "rounds": rounds,
-        "median_rps": median_rps,
-        "ratio_to_bare": ratios_to_bare(rounds, lambda run: run["rps"]),
+        "ratio_to_bare": ratios_to_bare(rounds, lambda run: run["rps"], endpoints),
         "cpu_efficiency_ratio_to_bare": ratios_to_bare(
-            rounds, lambda run: 1.0 / run["server_cpu_us_per_request"]
+            rounds, lambda run: 1.0 / run["server_cpu_us_per_request"], endpoints
         ),
     }
 
@@ -246,7 +254,7 @@ def saturation(setup: Setup, options: Options) -> dict[str, Any]:
 def ratios_to_bare(
     rounds: list[dict[str, Any]],
     figure: Callable[[Mapping[str, Any]], float],
-    targets: tuple[str, ...] = TARGETS[1:],
+    targets: tuple[str, ...],
 ) -> dict[str, Any]:
     """Per endpoint: `figure` of its run ÷ `figure` of the bare run, per round and median."""
     ratios: dict[str, Any] = {}
@@ -369,27 +377,13 @@ def serving_floor(setup: Setup, options: Options) -> dict[str, Any]:
         ready_path="/ready",
     )
     with floor:
-        floored = replace(setup, ours=floor)
         for target in FLOOR_TARGETS:
             run_wrk(floor.base_url, setup.files[target], seconds=3, connections=8)
         drain_impressions(floor)
-        rounds: list[dict[str, Any]] = []
-        for number in range(options.rounds):
-            order = ("bare", *FLOOR_TARGETS)
-            order = order[number % len(order) :] + order[: number % len(order)]
-            closed = partial(closed_loop, options=options)
-            runs = {target: measured_run(floored, target, closed) for target in order}
-            rounds.append({"order": list(order), "runs": runs})
-            rates = ", ".join(f"{t} {runs[t]['rps']:.0f}/s" for t in order)
-            print(f"serving floor, round {number + 1}: {rates}")
-    return {
-        "app": "free_ranking_app:app",
-        "rounds": rounds,
-        "ratio_to_bare": ratios_to_bare(rounds, lambda run: run["rps"], FLOOR_TARGETS),
-        "cpu_efficiency_ratio_to_bare": ratios_to_bare(
-            rounds, lambda run: 1.0 / run["server_cpu_us_per_request"], FLOOR_TARGETS
-        ),
-    }
+        rounds = closed_loop_rounds(
+            replace(setup, ours=floor), options, ("bare", *FLOOR_TARGETS), "serving floor, round"
+        )
+    return {"app": "free_ranking_app:app"} | rounds
 
 
 # ---------------------------------------------------------------------------- profile
